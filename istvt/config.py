@@ -1,0 +1,177 @@
+"""Typed configuration objects, loaded from YAML, with messages that name the bad key.
+
+One name for one thing everywhere: the YAML key, the dataclass field and the CLI flag
+are spelled the same (``sequence_length``, ``embed_dim``, ``num_heads``, ``num_layers``...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Attention layouts of the paper's Table III.
+ATTENTION_VARIANTS = (
+    "temporal_first",  # ISTVT: temporal then spatial attention inside one residual
+    "spatial_first",  # spatial then temporal attention inside one residual
+    "parallel",  # temporal and spatial attention side by side, summed
+    "joint",  # vanilla attention over all (T+1)(HW+1) tokens
+    "factorised_encoder",  # ViViT model 2: spatial encoder per frame, then temporal encoder
+    "spatial_only",  # spatial attention only
+    "temporal_only",  # temporal attention only
+)
+#: Variants that contain a temporal attention, where self-subtract is defined.
+SELF_SUBTRACT_VARIANTS = ("temporal_first", "spatial_first", "parallel", "temporal_only")
+
+#: Channels of the Xception entry flow output (block3).
+ENTRY_FLOW_CHANNELS = 728
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of an ISTVT model.
+
+    Defaults are the paper's full-size model (T=6, M=12, N=8, 300x300, C=728).
+
+    Attributes:
+        sequence_length: frames per clip, T.
+        num_layers: transformer blocks, M (for ``factorised_encoder``: layers of each of
+            its spatial and temporal encoders, as in the authors' ViViT class).
+        num_heads: attention heads, N.
+        dim_head: width of one head.
+        mlp_ratio: FFN hidden width / embed_dim.
+        image_size: side of the square face crop fed to the network.
+        embed_dim: token width. 728 uses the entry-flow features as tokens directly (the
+            paper); any other value adds a linear projection 728 -> embed_dim.
+        attention: one of :data:`ATTENTION_VARIANTS`.
+        self_subtract: compute temporal queries and keys from frame differences (Eq. 3).
+        dropout: dropout inside attention output and FFN (paper: 0).
+        xception_weights: optional local path to ImageNet Xception weights (timm
+            ``legacy_xception`` or Cadene key names). Never downloaded.
+    """
+
+    sequence_length: int = 6
+    num_layers: int = 12
+    num_heads: int = 8
+    dim_head: int = 64
+    mlp_ratio: float = 4.0
+    image_size: int = 300
+    embed_dim: int = ENTRY_FLOW_CHANNELS
+    attention: str = "temporal_first"
+    self_subtract: bool = True
+    dropout: float = 0.0
+    xception_weights: str | None = None
+
+    #: Fields that do not change the architecture (ignored when comparing checkpoints).
+    NON_ARCHITECTURE = ("xception_weights",)
+
+    def __post_init__(self) -> None:
+        for name in ("sequence_length", "num_layers", "num_heads", "dim_head", "embed_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"model.{name} must be a positive integer, got {value!r}")
+        if self.sequence_length < 2 and self.self_subtract:
+            raise ConfigError("model.self_subtract needs model.sequence_length >= 2")
+        if self.image_size < 40:
+            raise ConfigError(
+                f"model.image_size must be at least 40 (the entry flow downsamples 16x), "
+                f"got {self.image_size!r}"
+            )
+        if not self.mlp_ratio > 0:
+            raise ConfigError(f"model.mlp_ratio must be > 0, got {self.mlp_ratio!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.attention not in ATTENTION_VARIANTS:
+            raise ConfigError(
+                f"model.attention: unknown variant {self.attention!r}; "
+                f"choose one of {', '.join(ATTENTION_VARIANTS)}"
+            )
+        if self.self_subtract and self.attention not in SELF_SUBTRACT_VARIANTS:
+            raise ConfigError(
+                f"model.self_subtract is only defined for variants with a temporal attention "
+                f"({', '.join(SELF_SUBTRACT_VARIANTS)}); set model.self_subtract: false "
+                f"for attention {self.attention!r}"
+            )
+
+    @property
+    def feature_size(self) -> int:
+        """Side of the entry-flow feature map (19 at 300x300)."""
+        side = (self.image_size - 3) // 2 + 1  # conv1, 3x3 stride 2, no padding
+        side -= 2  # conv2, 3x3, no padding
+        for _ in range(3):  # block1..3 end in MaxPool(3, stride 2, padding 1)
+            side = (side - 1) // 2 + 1
+        return side
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens per frame row including the spatial cls token (362 at 300x300)."""
+        return self.feature_size**2 + 1
+
+    @property
+    def mlp_dim(self) -> int:
+        return int(round(self.embed_dim * self.mlp_ratio))
+
+    def architecture(self) -> dict[str, Any]:
+        """The fields that define the network's shapes and computation."""
+        return {
+            k: v for k, v in dataclasses.asdict(self).items() if k not in self.NON_ARCHITECTURE
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, where: str = "model") -> ModelConfig:
+        """Build from a mapping; unknown keys are an error naming the key."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; known keys are "
+                f"{', '.join(sorted(known))}"
+            )
+        if data.get("xception_weights") is not None:
+            data["xception_weights"] = str(data["xception_weights"])
+        for key in ("mlp_ratio", "dropout"):
+            if key in data and isinstance(data[key], int) and not isinstance(data[key], bool):
+                data[key] = float(data[key])
+        return cls(**data)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with an error naming the file when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_model_config(path: str | Path) -> ModelConfig:
+    """Load the ``model:`` section of a YAML file (or the whole file if it has none)."""
+    data = load_yaml(path)
+    section = data.get("model", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: 'model' must be a mapping")
+    try:
+        return ModelConfig.from_dict(section)
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
