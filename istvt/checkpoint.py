@@ -27,9 +27,7 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be used for the requested model."""
 
 
-def save_checkpoint(
-    path: str | Path, model: ISTVT, extra: dict[str, Any] | None = None
-) -> Path:
+def save_checkpoint(path: str | Path, model: ISTVT, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` atomically (temporary file + rename) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

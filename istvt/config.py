@@ -120,9 +120,7 @@ class ModelConfig:
 
     def architecture(self) -> dict[str, Any]:
         """The fields that define the network's shapes and computation."""
-        return {
-            k: v for k, v in dataclasses.asdict(self).items() if k not in self.NON_ARCHITECTURE
-        }
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.NON_ARCHITECTURE}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -20,9 +20,7 @@ from istvt.model.xception import ENTRY_FLOW_MODULES
 
 _XCEPTION = "xcep.model."
 #: Xception parts the authors' forward never runs.
-_UNUSED_XCEPTION = re.compile(
-    r"^(block([4-9]|1[0-2])|conv3|conv4|bn3|bn4|last_linear|fc)(\.|$)"
-)
+_UNUSED_XCEPTION = re.compile(r"^(block([4-9]|1[0-2])|conv3|conv4|bn3|bn4|last_linear|fc)(\.|$)")
 _SUBLAYER = {"0": "temporal", "1": "spatial", "2": "ff"}
 _FIXED = {
     "vit.pos_embedding": "pos_embed",
@@ -77,15 +75,15 @@ def infer_authors_config(state: Mapping[str, torch.Tensor], **overrides) -> Mode
     if "vit.pos_embedding" not in state:
         raise ConversionError("not an authors' ISTVT state dict: no 'vit.pos_embedding'")
     _, t, positions, dim = state["vit.pos_embedding"].shape
-    depth = 1 + max(
-        (int(m.group(1)) for k in state if (m := _LAYER.match(k))), default=-1
-    )
+    depth = 1 + max((int(m.group(1)) for k in state if (m := _LAYER.match(k))), default=-1)
     side = int(round((positions - 1) ** 0.5))
     if side * side + 1 != positions:
         raise ConversionError(f"pos_embedding has {positions} positions, not a square + 1")
     # smallest input size whose entry flow yields `side` (300 for 19, as in the paper)
-    image_size = 300 if side == 19 else next(
-        s for s in range(40, 4096) if ModelConfig(image_size=s).feature_size == side
+    image_size = (
+        300
+        if side == 19
+        else next(s for s in range(40, 4096) if ModelConfig(image_size=s).feature_size == side)
     )
     hidden = state["vit.transformer.layers.0.2.fn.net.0.weight"].shape[0]
     values = dict(

@@ -1,0 +1,40 @@
+"""Shared fixtures. Tests that read ../shared skip cleanly where it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from istvt.config import ModelConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test when it is not there (a user's machine)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present (project fixtures live beside the repository)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    yield
+
+
+#: A CPU-sized model: 64x64 input -> 4x4 tokens, 2 blocks, 32-d, T=4.
+TINY = ModelConfig(
+    sequence_length=4, num_layers=2, num_heads=2, dim_head=16, image_size=64, embed_dim=32
+)
+
+
+def tiny_config(attention: str = "temporal_first", **kw) -> ModelConfig:
+    from istvt.config import SELF_SUBTRACT_VARIANTS
+
+    kw.setdefault("self_subtract", attention in SELF_SUBTRACT_VARIANTS)
+    return TINY.replace(attention=attention, **kw)
