@@ -71,6 +71,54 @@ def cmd_convert_authors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_options(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs -> dict, values parsed as YAML (numbers, lists, null...)."""
+    import yaml
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from istvt.data.manifest import build_manifest, write_manifest
+
+    df = build_manifest(args.layout, args.root, **_parse_options(args.option))
+    write_manifest(df, args.out)
+    counts = df.groupby(["split", "label"]).size().to_dict()
+    print(f"wrote {args.out}: {len(df)} videos; (split, label) counts {counts}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from istvt.data.demo import DemoOptions, generate_demo
+
+    opts = DemoOptions(**_parse_options(args.option))
+    counts = generate_demo(args.out, opts)
+    print(f"wrote demo data under {args.out}: {counts}")
+    return 0
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    import logging
+
+    from istvt.data.manifest import read_manifest
+    from istvt.data.preprocess import PreprocessOptions, preprocess_shard
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    options = PreprocessOptions.from_dict(_parse_options(args.option))
+    manifest = read_manifest(args.manifest)
+    if args.video_ids:
+        manifest = manifest[manifest.video_id.isin(args.video_ids)]
+    table = preprocess_shard(manifest, options, args.shard, args.status)
+    print(table.groupby("status").size().to_string())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="istvt", description="ISTVT deepfake detection: model, data, training, analysis"
@@ -89,6 +137,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="state dict saved by the authors' XceptionVidTr")
     p.add_argument("dst", help="output istvt checkpoint (.pth)")
     p.set_defaults(func=cmd_convert_authors)
+
+    p = sub.add_parser("manifest", help="list a dataset's videos, labels and splits as CSV")
+    p.add_argument("layout", help="ffpp, celebdf, dfdc, dfdc_preview or folder")
+    p.add_argument("root", help="dataset root folder, in the dataset's own layout")
+    p.add_argument("out", help="manifest CSV to write")
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="reader option, e.g. compressions=[c23,c40] or val_fraction=0.1",
+    )
+    p.set_defaults(func=cmd_manifest)
+
+    p = sub.add_parser("demo-data", help="generate the embedded demo data sets")
+    p.add_argument("out", help="output folder (gets ffpp/, celebdf/, dfdc/)")
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="demo option, e.g. identities=12 or frames=30",
+    )
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("preprocess", help="align the face clips of a manifest into a shard")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("shard", help="output shard (.npz)")
+    p.add_argument("status", help="output per-video status table (.csv)")
+    p.add_argument("--video_ids", nargs="+", help="only these videos")
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="preprocess option, e.g. clips_per_video=4 or max_frames=270",
+    )
+    p.set_defaults(func=cmd_preprocess)
     return parser
 
 

@@ -1,0 +1,312 @@
+"""Model speed: forward and forward+backward time per clip and peak memory.
+
+For every attention variant at a small and at the paper's size, in one process, it
+times three execution paths of the same weights:
+
+* ``explicit``: fp32, explicit softmax(q k^T) v attention, contiguous (NCHW) entry flow
+  -- how the authors' code computes it; the baseline of every ratio;
+* ``sdpa``: fp32, ``F.scaled_dot_product_attention`` + channels-last entry flow;
+* ``fast``: ``sdpa`` plus bf16 autocast where the hardware has native bf16 matrix
+  units (CUDA; CPUs with AVX512-BF16 or AMX). Elsewhere bf16 is emulated and several
+  times slower, so ``fast`` = ``sdpa`` and the report says so.
+* ``int8`` (CPU inference, ``--int8``): dynamic int8 quantisation of the linear layers,
+  the low-precision route AVX2-only CPUs do have.
+
+The logit difference of each low-precision path to fp32 is reported. Ratios are
+printed against ``explicit`` and against the ``joint`` variant, all measured in this run.
+
+    python benchmarks/model_speed.py                      # CPU (and CUDA if present)
+    python benchmarks/model_speed.py --sizes small --repeats 5
+    python benchmarks/model_speed.py --sizes paper --variants temporal_first joint --int8
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import platform
+import statistics
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import torch
+import torch.nn.functional as F
+
+from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
+from istvt.model import ISTVT
+
+SIZES = {
+    "small": ModelConfig(
+        sequence_length=6, num_layers=2, num_heads=4, dim_head=32, image_size=128, embed_dim=128
+    ),
+    "paper": ModelConfig(),
+}
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def release_free_heap() -> None:
+    """Give freed heap pages back to the OS so RSS measures live memory (glibc only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class PeakMemory:
+    """Peak memory above the level at entry: CUDA allocator stats, or sampled CPU RSS."""
+
+    def __init__(self, device: torch.device, interval: float = 0.002) -> None:
+        self.device = device
+        self.interval = interval
+        self.peak = 0
+
+    def __enter__(self) -> PeakMemory:
+        gc.collect()
+        release_free_heap()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+            return self
+        self.proc = psutil.Process()
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            self.peak = torch.cuda.max_memory_allocated()
+        else:
+            self.stop.set()
+            self.thread.join()
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def mib(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+@dataclass
+class Result:
+    size: str
+    variant: str
+    path: str
+    forward_ms: float
+    train_ms: float | None
+    forward_mib: float
+    train_mib: float | None
+    logit_diff: float
+
+
+def timed(fn, device: torch.device, repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def configure(model: ISTVT, path: str) -> None:
+    model.set_attention_impl("explicit" if path == "explicit" else "sdpa")
+    model.set_channels_last(path != "explicit")
+
+
+def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Result]:
+    torch.manual_seed(0)
+    model = ISTVT(cfg).to(device)
+    batch = args.batch
+    x = torch.randn(batch, cfg.sequence_length, 3, cfg.image_size, cfg.image_size, device=device)
+    y = torch.randint(0, 2, (batch,), device=device).float()
+    bf16 = device.type == "cuda" or cpu_has_native_bf16()
+    paths = ["explicit", "sdpa"] + (["fast"] if bf16 else [])
+    results = []
+    reference = None
+    # train steps update BatchNorm statistics: every path starts from the same weights
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    for path in paths:
+        model.load_state_dict(initial)
+        configure(model, path)
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=path == "fast")
+
+        def forward(autocast=autocast):
+            with torch.inference_mode(), autocast:
+                return model(x)
+
+        def train_step(autocast=autocast):
+            model.zero_grad(set_to_none=True)
+            with autocast:
+                loss = F.binary_cross_entropy_with_logits(model(x).float(), y)
+            loss.backward()
+
+        model.eval()
+        logits = forward().float()
+        reference = logits if reference is None else reference
+        with PeakMemory(device) as mem_f:
+            fwd = timed(forward, device, args.repeats)
+        train = train_mem = None
+        if not args.no_train:
+            model.train()
+            with PeakMemory(device) as mem_t:
+                train = timed(train_step, device, args.repeats)
+            train_mem = mem_t.mib
+            model.zero_grad(set_to_none=True)
+        results.append(
+            Result(
+                size,
+                cfg.attention,
+                path,
+                1000 * fwd / batch,
+                None if train is None else 1000 * train / batch,
+                mem_f.mib,
+                train_mem,
+                (logits - reference).abs().max().item(),
+            )
+        )
+        print(
+            f"  {size:5s} {cfg.attention:18s} {path:8s} fwd {results[-1].forward_ms:9.1f} "
+            f"ms/clip"
+            + ("" if train is None else f"  fwd+bwd {results[-1].train_ms:9.1f} ms/clip"),
+            flush=True,
+        )
+    if args.int8 and device.type == "cpu":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_state_dict(initial)
+            model.eval()
+            configure(model, "sdpa")
+            qmodel = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+
+            def qforward():
+                with torch.inference_mode():
+                    return qmodel(x)
+
+            logits = qforward()
+            with PeakMemory(device) as mem_q:
+                fwd = timed(qforward, device, args.repeats)
+        results.append(
+            Result(
+                size,
+                cfg.attention,
+                "int8",
+                1000 * fwd / batch,
+                None,
+                mem_q.mib,
+                None,
+                (logits - reference).abs().max().item(),
+            )
+        )
+        print(
+            f"  {size:5s} {cfg.attention:18s} int8     fwd {results[-1].forward_ms:9.1f} ms/clip",
+            flush=True,
+        )
+    return results
+
+
+def report(results: list[Result]) -> str:
+    """Markdown table with ratios against `explicit` (same variant) and `joint` (same path)."""
+    index = {(r.size, r.variant, r.path): r for r in results}
+    lines = [
+        "| size | variant | path | fwd ms/clip | fwd+bwd ms/clip | fwd peak MiB | "
+        "train peak MiB | speed-up vs explicit (fwd / train) | vs joint (fwd / train) | "
+        "max logit diff |",
+        "|" + "---|" * 10,
+    ]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return "-" if a is None or b is None else f"{b / a:.2f}x"
+
+    def fmt(v: float | None, spec: str = ".1f") -> str:
+        return "-" if v is None else format(v, spec)
+
+    for r in results:
+        base = index.get((r.size, r.variant, "explicit"))
+        joint = index.get((r.size, "joint", r.path))
+        lines.append(
+            f"| {r.size} | {r.variant} | {r.path} | {fmt(r.forward_ms)} | {fmt(r.train_ms)} | "
+            f"{fmt(r.forward_mib, '.0f')} | {fmt(r.train_mib, '.0f')} | "
+            f"{ratio(r.forward_ms, base.forward_ms)} / {ratio(r.train_ms, base.train_ms)} | "
+            f"{ratio(r.forward_ms, joint and joint.forward_ms)} / "
+            f"{ratio(r.train_ms, joint and joint.train_ms)} | {r.logit_diff:.2e} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (both if CUDA)")
+    parser.add_argument("--sizes", nargs="+", default=["small", "paper"], choices=SIZES)
+    parser.add_argument(
+        "--variants", nargs="+", default=list(ATTENTION_VARIANTS), choices=ATTENTION_VARIANTS
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed calls after warm-up (the median is reported)"
+    )
+    parser.add_argument("--batch", type=int, default=1, help="clips per call")
+    parser.add_argument("--no-train", dest="no_train", action="store_true", help="forward only")
+    parser.add_argument(
+        "--int8", action="store_true", help="also time dynamic int8 linear layers (CPU inference)"
+    )
+    parser.add_argument("--out", help="write the Markdown table to this file too")
+    args = parser.parse_args()
+
+    if args.device == "auto":
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    else:
+        devices = [args.device]
+    header = [
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} CPU threads, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, native CPU bf16: {cpu_has_native_bf16()}"
+    ]
+    tables = []
+    for dev in devices:
+        device = torch.device(dev)
+        if device.type == "cuda":
+            header.append(f"CUDA device: {torch.cuda.get_device_name(device)}")
+        print(f"== {dev}", flush=True)
+        results = []
+        for size in args.sizes:
+            for variant in args.variants:
+                cfg = SIZES[size].replace(
+                    attention=variant, self_subtract=variant in SELF_SUBTRACT_VARIANTS
+                )
+                results += measure(cfg, size, device, args)
+        tables.append(f"### {dev}\n\n{report(results)}")
+    text = "\n".join(header) + "\n\n" + "\n\n".join(tables) + "\n"
+    print("\n" + text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
