@@ -1,0 +1,507 @@
+"""The embedded demo data set: videos and fakes generated from faces shipped in packages.
+
+Nothing is downloaded. Two photographs ship with our dependencies (matplotlib's
+``grace_hopper.jpg`` and scikit-image's astronaut); morphing between them, mirroring
+and recolouring give further identities. Each identity becomes short videos with
+camera motion, lighting drift and sensor noise, H.264-encoded with PyAV. Fakes:
+
+* ``swap``: landmark face swap (Delaunay warp + colour transfer + seamless clone),
+  re-fitted every frame with landmark jitter so the blend boundary flickers -- the
+  FaceForensics++ FaceSwap recipe;
+* ``blend``: self-blending (SBI-style): the frame's own face, colour- and
+  geometry-jittered, blended back through a soft landmark mask;
+* ``jitter``: a swap whose colour, offset and mask are re-drawn every frame, a
+  temporal inconsistency a single frame barely shows.
+
+Three data sets are written in the FaceForensics++, Celeb-DF v2 and DFDC layouts, with
+different methods and compression in each, so cross-dataset results mean something.
+The ground-truth manipulation mask of every fake frame is saved losslessly as
+``<root>/masks/<video path>.npz`` (member ``masks``: (frames, H, W) bool).
+Deterministic from ``seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from istvt.data.faces import FaceOptions, FaceTracker, landmarks
+
+log = logging.getLogger(__name__)
+
+CANVAS = 320  # side of the canonical portrait identities are drawn on
+# canonical eye centres (left, right) in the canvas; the face spans ~130 px
+_EYES = np.array([[128.0, 140.0], [192.0, 140.0]])
+_HULL = list(range(17)) + list(range(26, 16, -1))  # jaw, then brows right-to-left
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Size and content of the demo data (the config's ``demo`` section)."""
+
+    seed: int = 0
+    identities: int = 12  # distinct people (>= 6)
+    frames: int = 30  # per video
+    size: int = 256  # frame side in pixels
+    fps: int = 25
+    ffpp_crf: int = 23  # FF++ "c23"
+    celebdf_crf: int = 28
+    dfdc_crf: int = 32
+
+
+# ----------------------------------------------------------------------------- faces
+def _source_images() -> list[np.ndarray]:
+    import matplotlib
+    import skimage.data
+
+    hopper_path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    hopper = cv2.cvtColor(cv2.imread(str(hopper_path)), cv2.COLOR_BGR2RGB)
+    return [hopper, np.ascontiguousarray(skimage.data.astronaut())]
+
+
+def _detect_landmarks(rgb: np.ndarray) -> np.ndarray:
+    tracker = FaceTracker(FaceOptions(detect_max_side=max(rgb.shape[:2])))
+    box = tracker.pick(tracker.detect(rgb))
+    if box is None:
+        raise RuntimeError("no face found in a demo source image")
+    return landmarks(rgb, box)
+
+
+def _eye_centres(pts: np.ndarray) -> np.ndarray:
+    return np.stack([pts[36:42].mean(0), pts[42:48].mean(0)])
+
+
+def _to_canvas(rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity-warp a portrait so its eyes land on the canonical eye positions."""
+    m, _ = cv2.estimateAffinePartial2D(_eye_centres(pts), _EYES)
+    img = cv2.warpAffine(
+        rgb, m, (CANVAS, CANVAS), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    return img, (pts @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
+def _triangles(pts: np.ndarray, size: int) -> list[tuple[int, int, int]]:
+    subdiv = cv2.Subdiv2D((0, 0, size, size))
+    for p in pts:
+        subdiv.insert((float(np.clip(p[0], 0, size - 1)), float(np.clip(p[1], 0, size - 1))))
+    tris = []
+    for t in subdiv.getTriangleList().reshape(-1, 3, 2):
+        idx = [int(np.argmin(((pts - v) ** 2).sum(1))) for v in t]
+        if len(set(idx)) == 3:
+            tris.append(tuple(idx))
+    return tris
+
+
+def _frame_points(pts: np.ndarray, size: int) -> np.ndarray:
+    """Landmarks plus the image corners and edge midpoints (so warps cover the frame)."""
+    s = size - 1
+    border = np.array(
+        [[0, 0], [s / 2, 0], [s, 0], [s, s / 2], [s, s], [s / 2, s], [0, s], [0, s / 2]],
+        dtype=np.float32,
+    )
+    return np.concatenate([pts, border])
+
+
+def warp_triangles(
+    src: np.ndarray,
+    src_pts: np.ndarray,
+    dst_pts: np.ndarray,
+    tris: list[tuple[int, int, int]],
+    size: int,
+) -> np.ndarray:
+    """Piecewise-affine warp of ``src`` taking ``src_pts`` onto ``dst_pts``."""
+    out = np.zeros((size, size, 3), dtype=np.float32)
+    for tri in tris:
+        s, d = src_pts[list(tri)].astype(np.float32), dst_pts[list(tri)].astype(np.float32)
+        x, y, w, h = cv2.boundingRect(d)
+        if w <= 0 or h <= 0:
+            continue
+        m = cv2.getAffineTransform(s, d - [x, y])
+        patch = cv2.warpAffine(
+            src.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        mask = np.zeros((h, w), np.float32)
+        cv2.fillConvexPoly(mask, np.round(d - [x, y]).astype(np.int32), 1.0)
+        x2, y2 = min(x + w, size), min(y + h, size)
+        x1, y1 = max(x, 0), max(y, 0)
+        if x2 <= x1 or y2 <= y1:
+            continue
+        mp = mask[y1 - y : y2 - y, x1 - x : x2 - x, None]
+        out[y1:y2, x1:x2] = (
+            out[y1:y2, x1:x2] * (1 - mp) + patch[y1 - y : y2 - y, x1 - x : x2 - x] * mp
+        )
+    return out
+
+
+@dataclass
+class Identity:
+    name: str
+    image: np.ndarray  # (CANVAS, CANVAS, 3) uint8 canonical portrait
+    points: np.ndarray  # (68, 2) landmarks in the canvas
+
+
+def make_identities(count: int, seed: int) -> list[Identity]:
+    """``count`` distinct identities: the two photographs, morphs between them, and
+    mirrored / recoloured variants, all in the canonical canvas."""
+    if count < 6:
+        raise ValueError(f"demo.identities must be at least 6, got {count}")
+    bases = []
+    for img in _source_images():
+        canvas, pts = _to_canvas(img, _detect_landmarks(img))
+        bases.append((canvas, pts))
+    (a_img, a_pts), (b_img, b_pts) = bases
+    full_a, full_b = _frame_points(a_pts, CANVAS), _frame_points(b_pts, CANVAS)
+    people = [Identity("hopper", a_img, a_pts), Identity("astronaut", b_img, b_pts)]
+    alphas = [0.3, 0.5, 0.7, 0.2, 0.4, 0.6, 0.8]
+    rng = np.random.default_rng(seed)
+    k = 0
+    while len(people) < count:
+        alpha = alphas[k % len(alphas)]
+        mid = (1 - alpha) * full_a + alpha * full_b
+        tris = _triangles(mid, CANVAS)
+        wa = warp_triangles(a_img, full_a, mid, tris, CANVAS)
+        wb = warp_triangles(b_img, full_b, mid, tris, CANVAS)
+        img = ((1 - alpha) * wa + alpha * wb).clip(0, 255).astype(np.uint8)
+        pts = mid[:68].astype(np.float32)
+        variant = k // len(alphas)
+        if k % 2 == 1:  # mirror: a different face geometry (asymmetries swap sides)
+            img = img[:, ::-1].copy()
+            pts = pts.copy()
+            pts[:, 0] = CANVAS - 1 - pts[:, 0]
+            pts = pts[_MIRROR]
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.int16)
+        hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-6, 7)) + 3 * variant) % 180
+        hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.8, 1.2), 0, 255)
+        img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+        people.append(Identity(f"morph{k}", img, pts))
+        k += 1
+    return people[:count]
+
+
+# dlib 68-point indices after a horizontal flip
+_MIRROR = np.array(
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46]
+    + [39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48]
+    + [59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60]
+    + [67, 66, 65]
+)
+
+
+# ---------------------------------------------------------------------------- videos
+@dataclass
+class Footage:
+    frames: np.ndarray  # (F, S, S, 3) uint8
+    points: np.ndarray  # (F, 68, 2) landmarks of the shown face
+    transforms: np.ndarray  # (F, 2, 3) canvas -> frame affine of each frame
+
+
+def film(person: Identity, opts: DemoOptions, rng: np.random.Generator) -> Footage:
+    """A short 'recording' of an identity: camera motion, lighting drift, noise."""
+    n, size = opts.frames, opts.size
+    t = np.arange(n) / opts.fps
+    phase = rng.uniform(0, 2 * np.pi, 5)
+    freq = rng.uniform(0.2, 0.6, 5)
+    angle = 4.0 * np.sin(2 * np.pi * freq[0] * t + phase[0])
+    scale = (size / CANVAS) * (1.05 + 0.06 * np.sin(2 * np.pi * freq[1] * t + phase[1]))
+    dx = 10.0 * np.sin(2 * np.pi * freq[2] * t + phase[2]) + rng.uniform(-8, 8)
+    dy = 8.0 * np.sin(2 * np.pi * freq[3] * t + phase[3]) + rng.uniform(-6, 6)
+    gain = 1.0 + 0.12 * np.sin(2 * np.pi * freq[4] * t + phase[4])
+    gradient = np.linspace(-1, 1, size)[None, :, None] * rng.uniform(-12, 12)
+    frames, points, transforms = [], [], []
+    centre = person.points[27:36].mean(0)
+    for i in range(n):
+        m = cv2.getRotationMatrix2D(tuple(map(float, centre)), float(angle[i]), float(scale[i]))
+        m[:, 2] += [size / 2 - centre[0] + dx[i], size / 2 - centre[1] + dy[i]]
+        img = cv2.warpAffine(
+            person.image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        ).astype(np.float32)
+        img = img * gain[i] + gradient * (i / max(n - 1, 1)) + rng.normal(0, 3.0, img.shape)
+        frames.append(img.clip(0, 255).astype(np.uint8))
+        points.append(person.points @ m[:, :2].T + m[:, 2])
+        transforms.append(m)
+    return Footage(np.stack(frames), np.stack(points).astype(np.float32), np.stack(transforms))
+
+
+def _hull_mask(pts: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts[_HULL]).astype(np.int32)), 1)
+    return mask
+
+
+def _colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match the LAB mean and spread of ``src`` to ``dst`` inside ``mask``."""
+    sel = mask.astype(bool)
+    s = cv2.cvtColor(src.clip(0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
+    for c in range(3):
+        sm, ss = s[..., c][sel].mean(), s[..., c][sel].std() + 1e-6
+        dm, ds = d[..., c][sel].mean(), d[..., c][sel].std() + 1e-6
+        s[..., c] = (s[..., c] - sm) * (ds / ss) + dm
+    return cv2.cvtColor(s.clip(0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def swap(
+    target: Footage, source: Identity, rng: np.random.Generator, temporal_jitter: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark face swap of ``source`` onto every frame of ``target``.
+
+    Returns (frames, masks). Landmarks are re-fitted (jittered) every frame, as a
+    per-frame detector would; with ``temporal_jitter`` the colour, offset and mask
+    extent are also re-drawn every frame.
+    """
+    size = target.frames.shape[1]
+    src_full = _frame_points(source.points, CANVAS)
+    out, masks = [], []
+    for frame, pts in zip(target.frames, target.points, strict=True):
+        fitted = pts + rng.normal(0, 0.8, pts.shape)
+        if temporal_jitter:
+            fitted = fitted + rng.normal(0, 2.5, (1, 2))
+        dst_full = _frame_points(fitted, size)
+        tris = _triangles(dst_full, size)
+        warped = warp_triangles(source.image, src_full, dst_full, tris, size)
+        mask = _hull_mask(fitted, size)
+        if temporal_jitter:
+            k = int(rng.integers(0, 3)) * 2 + 1
+            mask = cv2.dilate(mask, np.ones((k, k), np.uint8))
+        face = _colour_transfer(warped, frame, mask)
+        if temporal_jitter:
+            face = (face.astype(np.float32) * rng.uniform(0.9, 1.1, 3)).clip(0, 255)
+            face = face.astype(np.uint8)
+        x, y, w, h = cv2.boundingRect(mask)
+        centre = (x + w // 2, y + h // 2)
+        try:
+            blended = cv2.seamlessClone(face, frame, mask * 255, centre, cv2.NORMAL_CLONE)
+        except cv2.error:  # mask touching the border: plain alpha blend
+            m = cv2.GaussianBlur(mask.astype(np.float32), (7, 7), 0)[..., None]
+            blended = (face * m + frame * (1 - m)).astype(np.uint8)
+        out.append(blended)
+        masks.append(mask.astype(bool))
+    return np.stack(out), np.stack(masks)
+
+
+def self_blend(target: Footage, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """SBI-style fake: each frame's own face, altered, blended back through a soft mask."""
+    size = target.frames.shape[1]
+    hue, sat, gain = rng.integers(-8, 9), rng.uniform(0.75, 1.25), rng.uniform(0.85, 1.15)
+    scale, shift = rng.uniform(0.96, 1.04), rng.uniform(-3, 3, 2)
+    blur = bool(rng.integers(0, 2))
+    erode = int(rng.integers(0, 3)) * 2 + 1
+    out, masks = [], []
+    for frame, pts in zip(target.frames, target.points, strict=True):
+        src = frame
+        hsv = cv2.cvtColor(src, cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + hue) % 180
+        hsv[..., 1] = (hsv[..., 1] * sat).clip(0, 255)
+        hsv[..., 2] = (hsv[..., 2] * gain).clip(0, 255)
+        src = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+        src = (
+            cv2.GaussianBlur(src, (5, 5), 0)
+            if blur
+            else cv2.addWeighted(src, 1.5, cv2.GaussianBlur(src, (5, 5), 0), -0.5, 0)
+        )
+        centre = pts[27:36].mean(0)
+        m = cv2.getRotationMatrix2D(tuple(map(float, centre)), 0.0, float(scale))
+        m[:, 2] += shift
+        src = cv2.warpAffine(src, m, (size, size), borderMode=cv2.BORDER_REFLECT)
+        hard = cv2.erode(_hull_mask(pts, size), np.ones((erode, erode), np.uint8))
+        soft = cv2.GaussianBlur(hard.astype(np.float32), (15, 15), 0)[..., None]
+        out.append((src * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
+        masks.append(soft[..., 0] > 0.05)
+    return np.stack(out), np.stack(masks)
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int, crf: int) -> None:
+    """H.264 (libx264, yuv420p) at the given CRF, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    with av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    tmp.replace(path)
+
+
+def _save_mask(root: Path, video: Path, masks: np.ndarray) -> None:
+    out = root / "masks" / video.relative_to(root).with_suffix(".npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, masks=masks)
+
+
+def load_mask(root: str | Path, video: str | Path) -> np.ndarray:
+    """Ground-truth masks (frames, H, W) bool of a demo fake video under ``root``."""
+    root, video = Path(root), Path(video)
+    with np.load(root / "masks" / video.relative_to(root).with_suffix(".npz")) as f:
+        return f["masks"]
+
+
+# --------------------------------------------------------------------------- layouts
+def _split_ids(n: int) -> dict[str, list[int]]:
+    """Identity indices per split: ~60 / 20 / 20 %, at least one pair each."""
+    n -= n % 2
+    pairs = n // 2
+    val = max(1, round(0.2 * pairs))
+    test = max(1, round(0.2 * pairs))
+    train = pairs - val - test
+    ids = list(range(n))
+    return {
+        "train": ids[: 2 * train],
+        "val": ids[2 * train : 2 * (train + val)],
+        "test": ids[2 * (train + val) : 2 * pairs],
+    }
+
+
+def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """FF++ layout: originals, FaceSwap (landmark swap), Deepfakes (self-blend), splits."""
+    rng = np.random.default_rng([opts.seed, 1])
+    splits = _split_ids(len(people))
+    (root / "splits").mkdir(parents=True, exist_ok=True)
+    for name, ids in splits.items():
+        pairs = [[f"{ids[i]:03d}", f"{ids[i + 1]:03d}"] for i in range(0, len(ids), 2)]
+        (root / "splits" / f"{name}.json").write_text(json.dumps(pairs))
+    videos = 0
+    footage = {}
+    for i, person in enumerate(people[: 2 * (len(people) // 2)]):
+        footage[i] = film(person, opts, rng)
+        write_video(
+            root / f"original_sequences/youtube/c23/videos/{i:03d}.mp4",
+            footage[i].frames,
+            opts.fps,
+            opts.ffpp_crf,
+        )
+        videos += 1
+    for ids in splits.values():
+        for k in range(0, len(ids), 2):
+            for t, s in ((ids[k], ids[k + 1]), (ids[k + 1], ids[k])):
+                name = f"{t:03d}_{s:03d}.mp4"
+                frames, masks = swap(footage[t], people[s], rng)
+                path = root / "manipulated_sequences/FaceSwap/c23/videos" / name
+                write_video(path, frames, opts.fps, opts.ffpp_crf)
+                _save_mask(root, path, masks)
+                frames, masks = self_blend(footage[t], rng)
+                path = root / "manipulated_sequences/Deepfakes/c23/videos" / name
+                write_video(path, frames, opts.fps, opts.ffpp_crf)
+                _save_mask(root, path, masks)
+                videos += 2
+    return videos
+
+
+def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """Celeb-DF layout: Celeb-real, YouTube-real, Celeb-synthesis (temporal-jitter swaps)."""
+    rng = np.random.default_rng([opts.seed, 2])
+    n = len(people)
+    test_ids = set(range(n - max(2, n // 4), n))
+    lines, videos = [], 0
+    footage = {}
+    for i, person in enumerate(people):
+        footage[i] = film(person, opts, rng)
+        path = root / "Celeb-real" / f"id{i}_0000.mp4"
+        write_video(path, footage[i].frames, opts.fps, opts.celebdf_crf)
+        videos += 1
+        if i in test_ids:
+            lines.append(f"1 Celeb-real/{path.name}")
+    for j in range(2):
+        person = people[j]
+        path = root / "YouTube-real" / f"{j:05d}.mp4"
+        write_video(path, film(person, opts, rng).frames, opts.fps, opts.celebdf_crf)
+        videos += 1
+    for t in range(n):
+        group = sorted(test_ids) if t in test_ids else [i for i in range(n) if i not in test_ids]
+        s = group[(group.index(t) + 1) % len(group)]
+        frames, masks = swap(footage[t], people[s], rng, temporal_jitter=True)
+        path = root / "Celeb-synthesis" / f"id{t}_id{s}_0000.mp4"
+        write_video(path, frames, opts.fps, opts.celebdf_crf)
+        _save_mask(root, path, masks)
+        videos += 1
+        if t in test_ids:
+            lines.append(f"0 Celeb-synthesis/{path.name}")
+    (root / "List_of_testing_videos.txt").write_text("\n".join(lines) + "\n")
+    return videos
+
+
+def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """DFDC layout: two training parts with metadata.json and a labelled test folder;
+    fakes are self-blends and swaps at a stronger compression."""
+    rng = np.random.default_rng([opts.seed, 3])
+    n = len(people)
+    test_ids = set(range(n - max(2, n // 4), n))
+    names = iter(f"{v:010d}"[-10:] for v in rng.permutation(10**6)[: 4 * n])
+    meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
+    labels = []
+    videos = 0
+    for i, person in enumerate(people):
+        clip = film(person, opts, rng)
+        real = "".join(chr(97 + int(c)) for c in next(names)) + ".mp4"
+        fakes = [self_blend(clip, rng) if i % 2 == 0 else swap(clip, people[(i + 1) % n], rng)]
+        if i in test_ids:
+            folder = root / "test"
+            write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
+            labels.append(f"{real},0")
+        else:
+            part = f"dfdc_train_part_{i % 2}"
+            folder = root / part
+            write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
+            meta[part][real] = {"label": "REAL", "split": "train", "original": None}
+        videos += 1
+        for frames, masks in fakes:
+            fake = "".join(chr(97 + int(c)) for c in next(names)) + ".mp4"
+            path = folder / fake
+            write_video(path, frames, opts.fps, opts.dfdc_crf)
+            _save_mask(root, path, masks)
+            videos += 1
+            if i in test_ids:
+                labels.append(f"{fake},1")
+            else:
+                meta[folder.name][fake] = {"label": "FAKE", "split": "train", "original": real}
+    for part, entries in meta.items():
+        (root / part).mkdir(parents=True, exist_ok=True)
+        (root / part / "metadata.json").write_text(json.dumps(entries, indent=1))
+    (root / "test").mkdir(parents=True, exist_ok=True)
+    (root / "test" / "labels.csv").write_text("filename,label\n" + "\n".join(labels) + "\n")
+    return videos
+
+
+WRITERS = {"ffpp": write_ffpp, "celebdf": write_celebdf, "dfdc": write_dfdc}
+
+
+def generate_demo(
+    out: str | Path, options: DemoOptions | None = None, datasets: tuple[str, ...] = tuple(WRITERS)
+) -> dict[str, int]:
+    """Write the demo data sets under ``out/<dataset>``; returns videos per data set."""
+    opts = options or DemoOptions()
+    out = Path(out)
+    t0 = time.perf_counter()
+    people = make_identities(opts.identities, opts.seed)
+    counts = {}
+    for name in datasets:
+        if name not in WRITERS:
+            raise ValueError(f"unknown demo data set {name!r}; choose from {', '.join(WRITERS)}")
+        counts[name] = WRITERS[name](out / name, people, opts)
+        log.info("demo %s: %d videos (%.1f s so far)", name, counts[name], time.perf_counter() - t0)
+    (out / "README.txt").write_text(
+        "Embedded demo data generated by `istvt demo-data` from faces shipped in matplotlib "
+        "and scikit-image.\nFolder names follow each benchmark's layout; the methods are "
+        "the demo's own: FF++ FaceSwap = landmark face swap, FF++ Deepfakes = self-blend "
+        "(SBI-style), Celeb-DF Celeb-synthesis = temporally jittered swap, DFDC fakes = "
+        "self-blends and swaps.\nGround-truth masks: masks/<video path>.npz.\n"
+        f"options: {json.dumps(opts.__dict__)}\n"
+    )
+    return counts

@@ -1,0 +1,118 @@
+"""Celeb-DF v2 in its distributed layout.
+
+::
+
+    <root>/Celeb-real/id{N}_{NNNN}.mp4            real
+    <root>/YouTube-real/{NNNNN}.mp4               real
+    <root>/Celeb-synthesis/id{t}_id{s}_{NNNN}.mp4 fake
+    <root>/List_of_testing_videos.txt             "<lab> <folder>/<file>.mp4", 1 = REAL
+
+The official list marks real videos with 1 (the opposite of this project's labels);
+we take the label from the folder and check it against the list. Everything not listed
+is training data; a validation split is carved from it with no identity shared with the
+test split (seeded, ``val_fraction`` of the training videos).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+
+from istvt.data.manifest.common import ManifestError, list_videos, make_table, require_dir
+
+FOLDERS = {"Celeb-real": 0, "YouTube-real": 0, "Celeb-synthesis": 1}
+
+
+def identities(folder: str, stem: str) -> list[str]:
+    """Identity ids in a Celeb-DF video name (target first)."""
+    if folder == "YouTube-real":
+        return [f"yt{stem}"]
+    parts = stem.split("_")
+    ids = [p for p in parts if p.startswith("id")]
+    if not ids:
+        raise ManifestError(f"{folder}/{stem}: unexpected Celeb-DF file name")
+    return ids
+
+
+def read_test_list(path: Path) -> dict[str, int]:
+    """``folder/file.mp4`` -> our label (0 real / 1 fake) from the official list."""
+    if not path.is_file():
+        raise ManifestError(f"{path}: Celeb-DF test list (List_of_testing_videos.txt) not found")
+    out = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[0] not in ("0", "1") or "/" not in parts[1]:
+            raise ManifestError(f"{path}:{n}: expected '<0|1> <folder>/<file>.mp4', got {line!r}")
+        out[parts[1]] = 1 - int(parts[0])  # the list says 1 = real
+    return out
+
+
+def read_celebdf(
+    root: str | Path,
+    test_list: str | Path | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    root = require_dir(Path(root), "Celeb-DF root")
+    test = read_test_list(Path(test_list) if test_list else root / "List_of_testing_videos.txt")
+    rows = []
+    for folder, label in FOLDERS.items():
+        directory = root / folder
+        if not directory.is_dir():
+            continue
+        for path in list_videos(directory):
+            rel = f"{folder}/{path.name}"
+            if rel in test and test[rel] != label:
+                raise ManifestError(
+                    f"{root / 'List_of_testing_videos.txt'}: {rel} is listed as "
+                    f"{'real' if test[rel] == 0 else 'fake'} but lies in {folder}"
+                )
+            rows.append(
+                {
+                    "video_id": f"{folder}/{path.stem}",
+                    "path": str(path.resolve()),
+                    "label": label,
+                    "split": "test" if rel in test else "train",
+                    "dataset": "celebdf",
+                    "method": "original" if label == 0 else "Celeb-synthesis",
+                    "compression": "",
+                    "identities": "|".join(identities(folder, path.stem)),
+                }
+            )
+    if not rows:
+        raise ManifestError(f"{root}: no videos in {', '.join(FOLDERS)}")
+    carve_validation(rows, val_fraction, seed)
+    return make_table(rows)
+
+
+def carve_validation(rows: list[dict], val_fraction: float, seed: int) -> None:
+    """Move whole identity groups (by target identity) from train to val, in place.
+
+    Only groups none of whose videos show a test identity are eligible, so validation
+    shares no identity with test.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ManifestError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    test_ids = {i for r in rows if r["split"] == "test" for i in r["identities"].split("|")}
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["split"] == "train":
+            groups.setdefault(r["identities"].split("|")[0], []).append(r)
+    eligible = sorted(
+        g
+        for g, members in groups.items()
+        if not any(set(m["identities"].split("|")) & test_ids for m in members)
+    )
+    random.Random(seed).shuffle(eligible)
+    target = round(val_fraction * sum(len(m) for m in groups.values()))
+    moved = 0
+    for g in eligible:
+        if moved >= target:
+            break
+        for m in groups[g]:
+            m["split"] = "val"
+        moved += len(groups[g])

@@ -1,0 +1,217 @@
+"""Videos -> aligned face clips in shards, with one status row per input video.
+
+Every video of the manifest gets exactly one status row, whatever happens to it:
+``ok`` (at least one clip written) or the reason it yielded none (``missing``,
+``empty_file``, ``unreadable``, ``no_video_stream``, ``truncated``, ``too_short``,
+``too_large``, ``no_face``, ``clips_dropped``). processed + failed = input count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from istvt.data.faces import FaceOptions, FaceTracker, align_clip
+from istvt.data.shards import write_shard
+from istvt.data.video import VideoError, clip_starts, iter_clips, probe
+
+log = logging.getLogger(__name__)
+
+STATUS_COLUMNS = [
+    "video_id",
+    "label",
+    "split",
+    "status",
+    "clips_written",
+    "clips_asked",
+    "frames_without_face",
+    "frames_filled",
+    "max_faces",
+    "width",
+    "height",
+    "frames",
+    "fps",
+    "seconds",
+    "detail",
+]
+
+
+@dataclass(frozen=True)
+class PreprocessOptions:
+    """Sampling and alignment settings (the config's ``preprocess`` section)."""
+
+    sequence_length: int = 6
+    clips_per_video: int = 4
+    max_frames: int | None = None  # FF++ protocol: 270 (first frames only)
+    max_side: int = 4096  # longer side above which a video is refused (memory bound)
+    faces: FaceOptions = field(default_factory=FaceOptions)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PreprocessOptions:
+        data = dict(data or {})
+        face_keys = {f.name for f in fields(FaceOptions)}
+        own = {f.name for f in fields(cls)} - {"faces"}
+        unknown = sorted(set(data) - face_keys - own)
+        if unknown:
+            raise ValueError(f"preprocess: unknown key(s) {', '.join(unknown)}")
+        faces = FaceOptions(**{k: data.pop(k) for k in list(data) if k in face_keys})
+        return cls(faces=faces, **data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(out.pop("faces"))
+        return out
+
+
+def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
+    """Align the clips of one video. Returns (status fields, list of (start, AlignedClip))."""
+    status: dict[str, Any] = {
+        "status": "ok",
+        "clips_written": 0,
+        "clips_asked": 0,
+        "frames_without_face": 0,
+        "frames_filled": 0,
+        "max_faces": 0,
+        "width": 0,
+        "height": 0,
+        "frames": 0,
+        "fps": 0.0,
+        "detail": "",
+    }
+    clips = []
+    try:
+        info = probe(path)
+        status.update(
+            width=info.width, height=info.height, frames=info.frames, fps=round(info.fps, 3)
+        )
+        if max(info.width, info.height) > options.max_side:
+            raise VideoError(
+                path, "too_large", f"{info.width}x{info.height} > max_side {options.max_side}"
+            )
+        starts = clip_starts(
+            info.frames, options.sequence_length, options.clips_per_video, options.max_frames
+        )
+        if not starts:
+            raise VideoError(
+                path,
+                "too_short",
+                f"{info.frames} frames < sequence_length {options.sequence_length}",
+            )
+        status["clips_asked"] = len(starts)
+        tracker = FaceTracker(options.faces)
+        decoded = 0
+        for start, frames in iter_clips(path, starts, options.sequence_length):
+            decoded += 1
+            clip, without = align_clip(frames, tracker)
+            status["frames_without_face"] += without
+            if clip is not None:
+                status["frames_filled"] += clip.filled
+                clips.append((start, clip))
+        status["max_faces"] = tracker.faces_seen_max
+        if decoded == 0:
+            raise VideoError(path, "too_short", "the stream ended before the first clip")
+        if not clips:
+            reason = "no_face" if tracker.faces_seen_max == 0 else "clips_dropped"
+            raise VideoError(
+                path,
+                reason,
+                f"{decoded} clip(s) decoded, none with a face in "
+                f"every frame (fill_window {options.faces.fill_window})",
+            )
+        if decoded < len(starts):
+            status["detail"] = f"stream ended after {decoded} of {len(starts)} clips"
+    except VideoError as exc:
+        status.update(status=exc.reason, detail=exc.detail)
+        clips = []
+    status["clips_written"] = len(clips)
+    return status, clips
+
+
+def preprocess_shard(
+    manifest: pd.DataFrame,
+    options: PreprocessOptions,
+    shard_path: str | Path,
+    status_path: str | Path,
+) -> pd.DataFrame:
+    """Process every video of ``manifest`` into one shard plus its status table."""
+    s, size = options.sequence_length, options.faces.image_size
+    arrays: dict[str, list] = {
+        "clips": [],
+        "landmarks": [],
+        "video_ids": [],
+        "labels": [],
+        "starts": [],
+    }
+    rows = []
+    total = len(manifest)
+    t0 = time.perf_counter()
+    for n, video in enumerate(manifest.itertuples(index=False), 1):
+        t = time.perf_counter()
+        try:
+            status, clips = process_video(video.path, options)
+        except Exception as exc:  # an unforeseen failure must not lose the video
+            log.exception("%s: unexpected error", video.video_id)
+            status = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            clips = []
+        for start, clip in clips:
+            arrays["clips"].append(clip.frames)
+            arrays["landmarks"].append(clip.landmarks)
+            arrays["video_ids"].append(video.video_id)
+            arrays["labels"].append(video.label)
+            arrays["starts"].append(start)
+        rows.append(
+            {
+                "video_id": video.video_id,
+                "label": video.label,
+                "split": video.split,
+                **status,
+                "seconds": round(time.perf_counter() - t, 3),
+            }
+        )
+        elapsed = time.perf_counter() - t0
+        log.info(
+            "[%d/%d] %s: %s, %d clip(s) | %.2f s/video, ETA %.0f s",
+            n,
+            total,
+            video.video_id,
+            status["status"],
+            status.get("clips_written", 0),
+            elapsed / n,
+            elapsed / n * (total - n),
+        )
+    write_shard(
+        shard_path,
+        {
+            "clips": np.stack(arrays["clips"])
+            if arrays["clips"]
+            else np.zeros((0, s, size, size, 3), np.uint8),
+            "landmarks": np.stack(arrays["landmarks"])
+            if arrays["landmarks"]
+            else np.zeros((0, s, 68, 2), np.float32),
+            "video_ids": np.array(arrays["video_ids"], dtype=str),
+            "labels": np.array(arrays["labels"], dtype=np.int8),
+            "starts": np.array(arrays["starts"], dtype=np.int32),
+        },
+    )
+    table = pd.DataFrame(rows).reindex(columns=STATUS_COLUMNS)
+    table = table.fillna(
+        {
+            "clips_written": 0,
+            "clips_asked": 0,
+            "frames_without_face": 0,
+            "frames_filled": 0,
+            "max_faces": 0,
+            "detail": "",
+        }
+    )
+    Path(status_path).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(status_path, index=False)
+    if len(table) != total:  # the invariant every report relies on
+        raise AssertionError(f"status rows {len(table)} != input videos {total}")
+    return table

@@ -1,0 +1,124 @@
+"""Probing videos, choosing clip frames, and reading only the frames needed.
+
+Frames are read with PyAV in one forward pass that stops after the last needed frame;
+frames that are not needed are decoded (a codec must) but never converted to arrays,
+which is where naive pipelines spend their time. Memory holds one clip at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class VideoError(RuntimeError):
+    """A video cannot be used; ``reason`` is a short machine-readable status."""
+
+    def __init__(self, path: str | Path, reason: str, detail: str = "") -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    frames: int  # frame count (container header, or estimated from duration x fps)
+    fps: float
+    width: int
+    height: int
+    exact_count: bool  # False when the count had to be estimated
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a video's header. Raises :class:`VideoError` with reason ``missing``,
+    ``empty_file``, ``unreadable`` or ``no_video_stream``."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(path, "missing")
+    if path.stat().st_size == 0:
+        raise VideoError(path, "empty_file")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(path, "no_video_stream")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+            frames = int(stream.frames or 0)
+            exact = frames > 0
+            if not exact:
+                duration = (
+                    float(stream.duration * stream.time_base)
+                    if stream.duration
+                    else (container.duration or 0) / av.time_base
+                )
+                frames = int(math.floor(duration * fps))
+            width, height = stream.codec_context.width, stream.codec_context.height
+    except VideoError:
+        raise
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise VideoError(path, "unreadable", str(exc).splitlines()[0][:200]) from exc
+    if width <= 0 or height <= 0:
+        raise VideoError(path, "unreadable", "stream has no frame size")
+    return VideoInfo(str(path), frames, fps, width, height, exact)
+
+
+def clip_starts(
+    num_frames: int, sequence_length: int, clips_per_video: int, max_frames: int | None = None
+) -> list[int]:
+    """First frame of each clip: ``clips_per_video`` windows of ``sequence_length``
+    consecutive frames spread evenly over the first ``max_frames`` frames.
+
+    Returns fewer starts when the video is too short for distinct clips, and an empty
+    list when it has fewer than ``sequence_length`` frames.
+    """
+    usable = min(num_frames, max_frames) if max_frames else num_frames
+    if usable < sequence_length or clips_per_video < 1:
+        return []
+    last = usable - sequence_length
+    if clips_per_video == 1:
+        return [last // 2]
+    starts = np.linspace(0, last, clips_per_video).round().astype(int)
+    return sorted(set(starts.tolist()))
+
+
+def iter_clips(
+    path: str | Path, starts: Sequence[int], sequence_length: int
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """Yield ``(start, frames)`` for each clip, frames as RGB uint8 (H, W, 3) arrays.
+
+    Decodes forward once, converting only frames inside a clip, and stops after the
+    last clip. A clip the stream ends before is not yielded (the caller sees fewer
+    clips than asked); a decoding error raises :class:`VideoError` ``truncated``.
+    """
+    starts = sorted(set(starts))
+    if not starts:
+        return
+    needed = {i for s in starts for i in range(s, s + sequence_length)}
+    ends = {s + sequence_length - 1: s for s in starts}
+    last = max(needed)
+    buffer: dict[int, np.ndarray] = {}
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for index, frame in enumerate(container.decode(stream)):
+                if index in needed:
+                    buffer[index] = frame.to_ndarray(format="rgb24")
+                if index in ends:
+                    start = ends[index]
+                    yield start, [buffer[i] for i in range(start, index + 1)]
+                    later = [s for s in starts if s > start]
+                    keep_from = later[0] if later else index + 1
+                    for k in [k for k in buffer if k < keep_from]:
+                        del buffer[k]
+                if index >= last:
+                    break
+    except av.FFmpegError as exc:
+        raise VideoError(path, "truncated", str(exc).splitlines()[0][:200]) from exc
