@@ -123,12 +123,13 @@ def warp_triangles(
         x, y, w, h = cv2.boundingRect(d)
         if w <= 0 or h <= 0:
             continue
-        m = cv2.getAffineTransform(s, d - [x, y])
+        local = (d - np.array([x, y], dtype=np.float32)).astype(np.float32)
+        m = cv2.getAffineTransform(s, local)
         patch = cv2.warpAffine(
             src.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
         mask = np.zeros((h, w), np.float32)
-        cv2.fillConvexPoly(mask, np.round(d - [x, y]).astype(np.int32), 1.0)
+        cv2.fillConvexPoly(mask, np.round(local).astype(np.int32), 1.0)
         x2, y2 = min(x + w, size), min(y + h, size)
         x1, y1 = max(x, 0), max(y, 0)
         if x2 <= x1 or y2 <= y1:
@@ -443,13 +444,14 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     rng = np.random.default_rng([opts.seed, 3])
     n = len(people)
     test_ids = set(range(n - max(2, n // 4), n))
-    names = iter(f"{v:010d}"[-10:] for v in rng.permutation(10**6)[: 4 * n])
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    names = iter("".join(rng.choice(letters, 10)) + ".mp4" for _ in range(4 * n))
     meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
     labels = []
     videos = 0
     for i, person in enumerate(people):
         clip = film(person, opts, rng)
-        real = "".join(chr(97 + int(c)) for c in next(names)) + ".mp4"
+        real = next(names)
         fakes = [self_blend(clip, rng) if i % 2 == 0 else swap(clip, people[(i + 1) % n], rng)]
         if i in test_ids:
             folder = root / "test"
@@ -462,7 +464,7 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
             meta[part][real] = {"label": "REAL", "split": "train", "original": None}
         videos += 1
         for frames, masks in fakes:
-            fake = "".join(chr(97 + int(c)) for c in next(names)) + ".mp4"
+            fake = next(names)
             path = folder / fake
             write_video(path, frames, opts.fps, opts.dfdc_crf)
             _save_mask(root, path, masks)

@@ -84,21 +84,39 @@ class FaceTracker:
         self.options = options
         self.track: np.ndarray | None = None  # last box (x1, y1, x2, y2) in full-res pixels
         self.faces_seen_max = 0
+        self.level = 0  # index of the detection scale that last found a face
 
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """All face boxes of a frame, in full-resolution pixel coordinates."""
+        """All face boxes of a frame, in full-resolution pixel coordinates.
+
+        Detection starts on a copy downscaled to ``detect_max_side``; where it finds
+        nothing it retries at twice the scale, up to full resolution (small faces in
+        1080p footage), and keeps the scale that worked for the next frames.
+        """
         h, w = rgb.shape[:2]
-        scale = min(1.0, self.options.detect_max_side / max(h, w))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if scale < 1.0:
-            gray = cv2.resize(
-                gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        base = min(1.0, self.options.detect_max_side / max(h, w))
+        scales = [base]
+        while scales[-1] < 1.0:
+            scales.append(min(1.0, scales[-1] * 2))
+        level = min(self.level, len(scales) - 1)
+        for lvl in range(level, len(scales)):
+            scale = scales[lvl]
+            small = (
+                gray
+                if scale == 1.0
+                else cv2.resize(
+                    gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+                )
             )
-        rects = _detector()(gray, self.options.detect_upsample)
-        return [
-            np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) / scale
-            for r in rects
-        ]
+            rects = _detector()(small, self.options.detect_upsample)
+            if rects:
+                self.level = lvl
+                return [
+                    np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale
+                    for r in rects
+                ]
+        return []
 
     def pick(self, boxes: list[np.ndarray]) -> np.ndarray | None:
         """The tracked person's box among ``boxes`` (largest at first sight)."""

@@ -50,6 +50,7 @@ class PreprocessOptions:
     clips_per_video: int = 4
     max_frames: int | None = None  # FF++ protocol: 270 (first frames only)
     max_side: int = 4096  # longer side above which a video is refused (memory bound)
+    retries: int = 3  # later windows (T frames apart) tried when a clip lacks faces
     faces: FaceOptions = field(default_factory=FaceOptions)
 
     @classmethod
@@ -104,28 +105,44 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
                 f"{info.frames} frames < sequence_length {options.sequence_length}",
             )
         status["clips_asked"] = len(starts)
+        # each planned clip may fall back on the next windows, up to the next clip
+        t = options.sequence_length
+        usable = min(info.frames, options.max_frames or info.frames)
+        owner: dict[int, int] = {}
+        for k, start in enumerate(starts):
+            limit = starts[k + 1] if k + 1 < len(starts) else usable
+            owner.setdefault(start, k)
+            for r in range(1, options.retries + 1):
+                window = start + r * t
+                if window + t <= limit:
+                    owner.setdefault(window, k)
         tracker = FaceTracker(options.faces)
-        decoded = 0
-        for start, frames in iter_clips(path, starts, options.sequence_length):
-            decoded += 1
+        done: set[int] = set()
+        reached: set[int] = set()  # planned clips the stream got to
+        for start, frames in iter_clips(path, sorted(owner), t):
+            k = owner[start]
+            reached.add(k)
+            if k in done:
+                continue
             clip, without = align_clip(frames, tracker)
             status["frames_without_face"] += without
             if clip is not None:
                 status["frames_filled"] += clip.filled
                 clips.append((start, clip))
+                done.add(k)
         status["max_faces"] = tracker.faces_seen_max
-        if decoded == 0:
+        if not reached:
             raise VideoError(path, "too_short", "the stream ended before the first clip")
         if not clips:
             reason = "no_face" if tracker.faces_seen_max == 0 else "clips_dropped"
             raise VideoError(
                 path,
                 reason,
-                f"{decoded} clip(s) decoded, none with a face in "
+                f"{len(reached)} clip(s) decoded, none with a face in "
                 f"every frame (fill_window {options.faces.fill_window})",
             )
-        if decoded < len(starts):
-            status["detail"] = f"stream ended after {decoded} of {len(starts)} clips"
+        if len(reached) < len(starts):
+            status["detail"] = f"stream ended after {len(reached)} of {len(starts)} clips"
     except VideoError as exc:
         status.update(status=exc.reason, detail=exc.detail)
         clips = []

@@ -1,0 +1,215 @@
+"""Video reading, face alignment, shards and the per-video status table."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from istvt.data.faces import FaceOptions
+from istvt.data.manifest import build_manifest
+from istvt.data.preprocess import PreprocessOptions, preprocess_shard
+from istvt.data.shards import ShardReader, write_shard
+from istvt.data.video import VideoError, clip_starts, iter_clips, probe
+
+from . import videos
+from .conftest import shared_path
+
+OPTS = PreprocessOptions(sequence_length=4, clips_per_video=2, faces=FaceOptions(image_size=64))
+
+
+@pytest.mark.parametrize(
+    "frames, t, n, max_frames, expected",
+    [
+        (100, 6, 4, None, [0, 31, 63, 94]),
+        (300, 6, 3, 270, [0, 132, 264]),  # FF++: only the first 270 frames
+        (6, 6, 4, None, [0]),
+        (5, 6, 4, None, []),
+        (8, 6, 4, None, [0, 1, 2]),  # overlapping clips are still distinct
+        (50, 6, 1, None, [22]),
+    ],
+)
+def test_clip_starts(frames, t, n, max_frames, expected):
+    assert clip_starts(frames, t, n, max_frames) == expected
+
+
+def test_iter_clips_reads_exactly_the_clip_frames(tmp_path):
+    frames = np.zeros((20, 64, 64, 3), np.uint8)
+    for i in range(20):
+        frames[i, :, :, :] = i * 12  # frame index encoded as brightness
+    path = videos.save(tmp_path / "ramp.mp4", frames)
+    info = probe(path)
+    assert (info.frames, info.width, info.height) == (20, 64, 64)
+    clips = list(iter_clips(path, [0, 2, 14], 4))
+    assert [s for s, _ in clips] == [0, 2, 14]
+    for start, clip in clips:
+        assert len(clip) == 4 and clip[0].shape == (64, 64, 3)
+        levels = [int(round(f.mean() / 12)) for f in clip]
+        assert levels == list(range(start, start + 4))
+
+
+def manifest_of(paths: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "video_id": k,
+                "path": str(p),
+                "label": 1,
+                "split": "test",
+                "dataset": "t",
+                "method": "",
+                "compression": "",
+                "identities": k,
+            }
+            for k, p in paths.items()
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    """One video per failure mode of the brief, plus good ones between them."""
+    d = tmp_path_factory.mktemp("bad")
+    face = videos.face_frames(12, 160)
+    good = videos.save(d / "good.mp4", face)
+    paths = {"good": good}
+    (d / "empty.mp4").write_bytes(b"")
+    paths["empty"] = d / "empty.mp4"
+    data = good.read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    paths["truncated"] = d / "truncated.mp4"
+    (d / "text.mp4").write_text("this is not a video\n" * 50)
+    paths["not_video"] = d / "text.mp4"
+    paths["missing"] = d / "missing.mp4"
+    paths["too_short"] = videos.save(d / "short.mp4", face[:3])
+    paths["no_face"] = videos.save(
+        d / "noise.mp4", np.random.default_rng(0).integers(0, 255, (12, 160, 160, 3), np.uint8)
+    )
+    portrait = np.zeros((12, 288, 160, 3), np.uint8)
+    portrait[:, 64:224] = face
+    paths["portrait"] = videos.save(d / "portrait.mp4", portrait)
+    two = np.concatenate([videos.face_frames(12, 160, person=1), face], axis=2)
+    paths["two_faces"] = videos.save(d / "two.mp4", two)
+    big = np.zeros((12, 400, 400, 3), np.uint8)
+    big[:, 120:280, 120:280] = face
+    paths["huge"] = videos.save(d / "huge.mp4", big)  # > max_side 360 below
+    paths["variable_fps"] = videos.save_variable_fps(d / "vfr.mp4", face)
+    paths["good_again"] = good
+    manifest = manifest_of(paths)
+    options = PreprocessOptions(
+        sequence_length=4, clips_per_video=2, max_side=360, faces=FaceOptions(image_size=64)
+    )
+    table = preprocess_shard(manifest, options, d / "shard.npz", d / "status.csv")
+    return table.set_index("video_id"), d
+
+
+EXPECTED_STATUS = {
+    "good": "ok",
+    "empty": "empty_file",
+    "truncated": "unreadable",
+    "not_video": "unreadable",
+    "missing": "missing",
+    "too_short": "too_short",
+    "no_face": "no_face",
+    "portrait": "ok",
+    "two_faces": "ok",
+    "huge": "too_large",
+    "variable_fps": "ok",
+    "good_again": "ok",
+}
+
+
+@pytest.mark.parametrize("video_id, status", EXPECTED_STATUS.items())
+def test_every_bad_input_is_recorded(bad_inputs, video_id, status):
+    table, _ = bad_inputs
+    row = table.loc[video_id]
+    assert row.status == status, row.to_dict()
+    if status == "ok":
+        assert row.clips_written == row.clips_asked == 2
+    else:
+        assert row.clips_written == 0
+
+
+def test_counts_add_up_and_the_run_went_on(bad_inputs):
+    table, d = bad_inputs
+    assert len(table) == len(EXPECTED_STATUS)  # processed + failed = input count
+    assert set(pd.read_csv(d / "status.csv").video_id) == set(EXPECTED_STATUS)
+    shard = ShardReader(d / "shard.npz")
+    ok = table[table.status == "ok"]
+    assert len(shard) == ok.clips_written.sum()
+    assert sorted(set(shard.video_ids)) == sorted(ok.index)
+
+
+def test_several_faces_are_counted_and_one_is_followed(bad_inputs):
+    table, d = bad_inputs
+    assert table.loc["two_faces"].max_faces == 2
+    shard = ShardReader(d / "shard.npz")
+    two = [shard.clip(i).astype(float) for i in np.flatnonzero(shard.video_ids == "two_faces")]
+    good = [shard.clip(i).astype(float) for i in np.flatnonzero(shard.video_ids == "good")]
+    # the right half of "two_faces" is the "good" video: every clip must show that
+    # person (a switch to the other face would differ by far more)
+    for a, b in zip(two, good, strict=True):
+        assert np.abs(a - b).mean() < 15
+
+
+def test_portrait_and_vfr_metadata(bad_inputs):
+    table, _ = bad_inputs
+    assert (table.loc["portrait"].width, table.loc["portrait"].height) == (160, 288)
+    assert table.loc["variable_fps"].frames == 12
+
+
+def test_probe_errors_carry_a_reason(tmp_path):
+    with pytest.raises(VideoError) as err:
+        probe(tmp_path / "nope.mp4")
+    assert err.value.reason == "missing" and "nope.mp4" in str(err.value)
+
+
+def test_shard_round_trip_is_memory_mapped_and_atomic(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "clips": rng.integers(0, 255, (3, 4, 8, 8, 3), np.uint8),
+        "landmarks": rng.normal(size=(3, 4, 68, 2)).astype(np.float32),
+        "video_ids": np.array(["a", "a", "bb"]),
+        "labels": np.array([0, 0, 1], np.int8),
+        "starts": np.array([0, 5, 0], np.int32),
+    }
+    path = write_shard(tmp_path / "s.npz", arrays)
+    assert [p.name for p in tmp_path.iterdir()] == ["s.npz"]
+    shard = ShardReader(path)
+    assert isinstance(shard.clips, np.memmap)
+    assert len(shard) == 3 and list(shard.video_ids) == ["a", "a", "bb"]
+    np.testing.assert_array_equal(shard.clip(2), arrays["clips"][2])
+    np.testing.assert_array_equal(shard.landmarks[1], arrays["landmarks"][1])
+    with pytest.raises(ValueError, match="disagree on clip count"):
+        write_shard(tmp_path / "t.npz", {**arrays, "labels": np.zeros(2, np.int8)})
+    np.savez_compressed(tmp_path / "c.npz", **arrays)
+    with pytest.raises(ValueError, match="compressed"):
+        ShardReader(tmp_path / "c.npz")
+
+
+def test_real_sample_videos_yield_a_face_in_every_clip(tmp_path):
+    samples = shared_path("data", "samples")
+    ffpp = build_manifest(
+        "ffpp",
+        samples / "FaceForensics++",
+        splits_dir=shared_path("data", "official", "ffpp-splits"),
+        methods=["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"],
+    )
+    dfdc = build_manifest("dfdc", samples / "DFDC", val_fraction=0.0)
+    manifest = pd.concat([ffpp, dfdc], ignore_index=True)
+    assert len(manifest) == 10
+    options = PreprocessOptions(
+        sequence_length=6, clips_per_video=3, max_frames=270, faces=FaceOptions(image_size=128)
+    )
+    table = preprocess_shard(manifest, options, tmp_path / "s.npz", tmp_path / "s.csv")
+    assert (table.status == "ok").all(), table[["video_id", "status", "detail"]]
+    assert (table.clips_written == 3).all()
+    portrait = table.set_index("video_id").loc["dfdc_train_part_0/brtujopkby"]
+    assert (portrait.width, portrait.height) == (1080, 1920)
+    # she turns to full profile for frames 133-148 (no frontal face): the clip planned
+    # there is replaced by a later window, and the misses are recorded
+    assert portrait.frames_without_face > 0
+    others = table[table.video_id != "dfdc_train_part_0/brtujopkby"]
+    assert (others.frames_without_face == 0).all()
+    shard = ShardReader(tmp_path / "s.npz")
+    assert shard.clips.shape == (30, 6, 128, 128, 3)
+    # the nose tip is the crop centre (landmark 30), within a pixel
+    np.testing.assert_allclose(shard.landmarks[:, :, 30], 64.0, atol=1.0)
