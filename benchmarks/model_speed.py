@@ -23,20 +23,16 @@ printed against ``explicit`` and against the ``joint`` variant, all measured in 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import gc
 import platform
 import statistics
-import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import torch
 import torch.nn.functional as F
+from bench_utils import PeakMemory  # benchmarks/bench_utils.py
 
 from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
 from istvt.model import ISTVT
@@ -55,55 +51,6 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
-
-
-def release_free_heap() -> None:
-    """Give freed heap pages back to the OS so RSS measures live memory (glibc only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-class PeakMemory:
-    """Peak memory above the level at entry: CUDA allocator stats, or sampled CPU RSS."""
-
-    def __init__(self, device: torch.device, interval: float = 0.002) -> None:
-        self.device = device
-        self.interval = interval
-        self.peak = 0
-
-    def __enter__(self) -> PeakMemory:
-        gc.collect()
-        release_free_heap()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.base = torch.cuda.memory_allocated()
-            return self
-        self.proc = psutil.Process()
-        self.base = self.proc.memory_info().rss
-        self.peak = self.base
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self.stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-            self.peak = torch.cuda.max_memory_allocated()
-        else:
-            self.stop.set()
-            self.thread.join()
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def mib(self) -> float:
-        return (self.peak - self.base) / 2**20
 
 
 @dataclass

@@ -67,11 +67,12 @@ def _source_images() -> list[np.ndarray]:
 
 
 def _detect_landmarks(rgb: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     tracker = FaceTracker(FaceOptions(detect_max_side=max(rgb.shape[:2])))
-    box = tracker.pick(tracker.detect(rgb))
+    box = tracker.pick(tracker.detect(gray))
     if box is None:
         raise RuntimeError("no face found in a demo source image")
-    return landmarks(rgb, box)
+    return landmarks(gray, box)
 
 
 def _eye_centres(pts: np.ndarray) -> np.ndarray:

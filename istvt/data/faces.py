@@ -86,37 +86,55 @@ class FaceTracker:
         self.faces_seen_max = 0
         self.level = 0  # index of the detection scale that last found a face
 
-    def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """All face boxes of a frame, in full-resolution pixel coordinates.
+    def _scales(self, h: int, w: int) -> list[float]:
+        scales = [min(1.0, self.options.detect_max_side / max(h, w))]
+        while scales[-1] < 1.0:
+            scales.append(min(1.0, scales[-1] * 2))
+        return scales
+
+    def _run(self, gray: np.ndarray, scale: float) -> list[np.ndarray]:
+        h, w = gray.shape
+        if scale != 1.0:
+            gray = cv2.resize(
+                gray,
+                (max(1, round(w * scale)), max(1, round(h * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+        rects = _detector()(gray, self.options.detect_upsample)
+        return [np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale for r in rects]
+
+    def detect(self, gray: np.ndarray) -> list[np.ndarray]:
+        """All face boxes of a grey frame, in full-resolution pixel coordinates.
 
         Detection starts on a copy downscaled to ``detect_max_side``; where it finds
         nothing it retries at twice the scale, up to full resolution (small faces in
         1080p footage), and keeps the scale that worked for the next frames.
         """
-        h, w = rgb.shape[:2]
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        base = min(1.0, self.options.detect_max_side / max(h, w))
-        scales = [base]
-        while scales[-1] < 1.0:
-            scales.append(min(1.0, scales[-1] * 2))
-        level = min(self.level, len(scales) - 1)
-        for lvl in range(level, len(scales)):
-            scale = scales[lvl]
-            small = (
-                gray
-                if scale == 1.0
-                else cv2.resize(
-                    gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
-                )
-            )
-            rects = _detector()(small, self.options.detect_upsample)
-            if rects:
+        scales = self._scales(*gray.shape)
+        for lvl in range(min(self.level, len(scales) - 1), len(scales)):
+            boxes = self._run(gray, scales[lvl])
+            if boxes:
                 self.level = lvl
-                return [
-                    np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale
-                    for r in rects
-                ]
+                return boxes
         return []
+
+    def detect_near(self, gray: np.ndarray) -> list[np.ndarray]:
+        """Faces in a window around the tracked box (about 4x its area); the whole frame
+        when nothing is tracked or the window finds nothing. Much cheaper per frame."""
+        if self.track is None:
+            return self.detect(gray)
+        h, w = gray.shape
+        x1, y1, x2, y2 = self.track
+        side = max(x2 - x1, y2 - y1)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        left, top = max(0, int(cx - side)), max(0, int(cy - side))
+        right, bottom = min(w, int(cx + side) + 1), min(h, int(cy + side) + 1)
+        scales = self._scales(h, w)
+        scale = scales[min(self.level, len(scales) - 1)]
+        boxes = self._run(gray[top:bottom, left:right], scale)
+        if not boxes:
+            return self.detect(gray)
+        return [b + [left, top, left, top] for b in boxes]
 
     def pick(self, boxes: list[np.ndarray]) -> np.ndarray | None:
         """The tracked person's box among ``boxes`` (largest at first sight)."""
@@ -133,9 +151,9 @@ class FaceTracker:
         return box
 
 
-def landmarks(rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """68 (x, y) landmarks of the face in ``box`` (full-res pixels), float32 (68, 2)."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+def landmarks(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """68 (x, y) landmarks of the face in ``box`` (full-res pixels) of a grey frame,
+    float32 (68, 2)."""
     rect = dlib.rectangle(*[int(round(v)) for v in box])
     shape = _predictor()(gray, rect)
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
@@ -166,7 +184,12 @@ class AlignedClip:
 def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedClip | None, int]:
     """Detect, track and crop one clip. Returns (clip or None, frames without a face)."""
     opts = tracker.options
-    boxes = [tracker.pick(tracker.detect(f)) for f in frames]
+    grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    # the whole frame at the clip's first frame (counts every face), then near the track
+    boxes = [
+        tracker.pick(tracker.detect(g) if i == 0 else tracker.detect_near(g))
+        for i, g in enumerate(grays)
+    ]
     missing = [i for i, b in enumerate(boxes) if b is None]
     found = [i for i, b in enumerate(boxes) if b is not None]
     if not found:
@@ -179,8 +202,8 @@ def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedC
     # one crop side for the clip (median), so the face does not breathe in size
     side = opts.box_scale * float(np.median([max(b[2] - b[0], b[3] - b[1]) for b in boxes]))
     crops, marks = [], []
-    for frame, box in zip(frames, boxes, strict=True):
-        pts = landmarks(frame, box)
+    for frame, gray, box in zip(frames, grays, boxes, strict=True):
+        pts = landmarks(gray, box)
         center = pts[NOSE_TIP]
         crops.append(crop_square(frame, center, side, opts.image_size))
         origin = center - side / 2.0

@@ -119,7 +119,7 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
         tracker = FaceTracker(options.faces)
         done: set[int] = set()
         reached: set[int] = set()  # planned clips the stream got to
-        for start, frames in iter_clips(path, sorted(owner), t):
+        for start, frames in iter_clips(path, sorted(owner), t, skip=lambda s: owner[s] in done):
             k = owner[start]
             reached.add(k)
             if k in done:

@@ -8,11 +8,12 @@ which is where naive pipelines spend their time. Memory holds one clip at a time
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 
@@ -88,34 +89,51 @@ def clip_starts(
     return sorted(set(starts.tolist()))
 
 
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """Decoded frame -> RGB uint8 (H, W, 3). yuv420p (most H.264) goes through OpenCV's
+    SIMD converter, 2-3x faster than swscale; other formats through swscale."""
+    if frame.format.name == "yuv420p":
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
+    return frame.to_ndarray(format="rgb24")
+
+
 def iter_clips(
-    path: str | Path, starts: Sequence[int], sequence_length: int
+    path: str | Path,
+    starts: Sequence[int],
+    sequence_length: int,
+    skip: Callable[[int], bool] | None = None,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Yield ``(start, frames)`` for each clip, frames as RGB uint8 (H, W, 3) arrays.
 
     Decodes forward once, converting only frames inside a clip, and stops after the
-    last clip. A clip the stream ends before is not yielded (the caller sees fewer
-    clips than asked); a decoding error raises :class:`VideoError` ``truncated``.
+    last clip. ``skip(start)``, asked when the decoder reaches a clip, lets the caller
+    pass over a clip it no longer needs (its frames are then never converted). A clip
+    the stream ends before is not yielded; a decoding error raises
+    :class:`VideoError` ``truncated``.
     """
     starts = sorted(set(starts))
     if not starts:
         return
-    needed = {i for s in starts for i in range(s, s + sequence_length)}
     ends = {s + sequence_length - 1: s for s in starts}
-    last = max(needed)
+    first = set(starts)
+    last = max(starts) + sequence_length - 1
+    active: list[int] = []  # clips being collected
     buffer: dict[int, np.ndarray] = {}
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for index, frame in enumerate(container.decode(stream)):
-                if index in needed:
-                    buffer[index] = frame.to_ndarray(format="rgb24")
-                if index in ends:
-                    start = ends[index]
+                if index in first and not (skip and skip(index)):
+                    active.append(index)
+                if active:
+                    buffer[index] = to_rgb(frame)
+                start = ends.get(index)
+                if start is not None and start in active:
+                    active.remove(start)
                     yield start, [buffer[i] for i in range(start, index + 1)]
-                    later = [s for s in starts if s > start]
-                    keep_from = later[0] if later else index + 1
+                if buffer:
+                    keep_from = min(active) if active else index + 1
                     for k in [k for k in buffer if k < keep_from]:
                         del buffer[k]
                 if index >= last:

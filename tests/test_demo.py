@@ -1,0 +1,107 @@
+"""The embedded demo data: readable by the dataset readers, faces found, masks saved."""
+
+import numpy as np
+import pytest
+
+from istvt.data.demo import DemoOptions, generate_demo, load_mask
+from istvt.data.faces import FaceOptions
+from istvt.data.manifest import build_manifest
+from istvt.data.preprocess import PreprocessOptions, preprocess_shard
+from istvt.data.video import probe
+
+OPTS = DemoOptions(seed=0, identities=6, frames=12, size=192)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    counts = generate_demo(root, OPTS)
+    return root, counts
+
+
+def manifests(root):
+    return {
+        "ffpp": build_manifest("ffpp", root / "ffpp", methods=["FaceSwap", "Deepfakes"]),
+        "celebdf": build_manifest("celebdf", root / "celebdf", val_fraction=0.2),
+        "dfdc": build_manifest("dfdc", root / "dfdc", val_fraction=0.2),
+    }
+
+
+def test_readers_read_every_demo_video(demo):
+    root, counts = demo
+    tables = manifests(root)
+    for name, df in tables.items():
+        assert len(df) == counts[name], name
+        assert set(df.split) == {"train", "val", "test"}, name
+        for split, group in df.groupby("split"):
+            assert set(group.label) == {0, 1}, (name, split)
+    ffpp = tables["ffpp"]
+    assert set(ffpp.method) == {"original", "FaceSwap", "Deepfakes"}
+    # no identity crosses from test into the Celeb-DF validation split
+    cdf = tables["celebdf"]
+    test_ids = {i for s in cdf[cdf.split == "test"].identities for i in s.split("|")}
+    assert not test_ids & {i for s in cdf[cdf.split == "val"].identities for i in s.split("|")}
+
+
+def test_videos_are_h264_of_the_configured_size(demo):
+    root, _ = demo
+    import av
+
+    path = root / "ffpp/original_sequences/youtube/c23/videos/000.mp4"
+    info = probe(path)
+    assert (info.frames, info.width, info.height) == (12, 192, 192)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+
+
+def test_every_fake_frame_has_its_mask(demo):
+    root, _ = demo
+    for name, df in manifests(root).items():
+        for row in df[df.label == 1].itertuples():
+            masks = load_mask(root / name, row.path)
+            assert masks.shape == (12, 192, 192) and masks.dtype == bool
+            area = masks.mean(axis=(1, 2))
+            assert (area > 0.02).all() and (area < 0.6).all(), (row.video_id, area)
+
+
+def test_dlib_finds_the_faces_of_every_demo_video(demo, tmp_path):
+    root, _ = demo
+    options = PreprocessOptions(
+        sequence_length=4, clips_per_video=2, faces=FaceOptions(image_size=64)
+    )
+    for name, df in manifests(root).items():
+        table = preprocess_shard(df, options, tmp_path / f"{name}.npz", tmp_path / f"{name}.csv")
+        assert (table.status == "ok").all(), table[table.status != "ok"]
+        assert (table.clips_written == 2).all()
+
+
+def test_fakes_differ_from_their_originals_inside_the_mask(demo):
+    root, _ = demo
+    import av
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+    ffpp = root / "ffpp"
+    real = frames(ffpp / "original_sequences/youtube/c23/videos/000.mp4").astype(float)
+    for method in ("FaceSwap", "Deepfakes"):
+        path = ffpp / f"manipulated_sequences/{method}/c23/videos/000_001.mp4"
+        fake = frames(path).astype(float)
+        mask = load_mask(ffpp, path)
+        diff = np.abs(fake - real).mean(-1)
+        inside, outside = diff[mask].mean(), diff[~mask].mean()
+        assert inside > 3 * outside and inside > 8, (method, inside, outside)
+
+
+def test_generation_is_deterministic(tmp_path):
+    small = DemoOptions(seed=5, identities=6, frames=6, size=128)
+    a = generate_demo(tmp_path / "a", small, datasets=("dfdc",))
+    b = generate_demo(tmp_path / "b", small, datasets=("dfdc",))
+    assert a == b
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    assert files_a == files_b
+    for rel in files_a:
+        if rel.suffix in (".json", ".csv", ".npz"):
+            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
