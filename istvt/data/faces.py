@@ -129,8 +129,9 @@ class FaceTracker:
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         left, top = max(0, int(cx - side)), max(0, int(cy - side))
         right, bottom = min(w, int(cx + side) + 1), min(h, int(cy + side) + 1)
-        scales = self._scales(h, w)
-        scale = scales[min(self.level, len(scales) - 1)]
+        # the window is small: scale it so the face spans ~120 px, well above the
+        # detector's 80 px minimum, even where the frame is searched at a lower scale
+        scale = min(2.0, 120.0 / max(side, 1.0))
         boxes = self._run(gray[top:bottom, left:right], scale)
         if not boxes:
             return self.detect(gray)
