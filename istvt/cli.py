@@ -97,7 +97,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from istvt.data.demo import DemoOptions, generate_demo
 
-    opts = DemoOptions(**_parse_options(args.option))
+    opts = DemoOptions.from_dict(_parse_options(args.option))
     counts = generate_demo(args.out, opts)
     print(f"wrote demo data under {args.out}: {counts}")
     return 0
@@ -107,15 +107,18 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     import logging
 
     from istvt.data.manifest import read_manifest
-    from istvt.data.preprocess import PreprocessOptions, preprocess_shard
+    from istvt.data.preprocess import PreprocessOptions, preprocess_dataset
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     options = PreprocessOptions.from_dict(_parse_options(args.option))
     manifest = read_manifest(args.manifest)
     if args.video_ids:
         manifest = manifest[manifest.video_id.isin(args.video_ids)]
-    table = preprocess_shard(manifest, options, args.shard, args.status)
-    print(table.groupby("status").size().to_string())
+    table = preprocess_dataset(manifest, options, args.out_dir, args.shard_size, args.shards)
+    print(
+        f"{len(table)} videos: "
+        + ", ".join(f"{k} {v}" for k, v in table.groupby("status").size().items())
+    )
     return 0
 
 
@@ -160,10 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo_data)
 
-    p = sub.add_parser("preprocess", help="align the face clips of a manifest into a shard")
+    p = sub.add_parser("preprocess", help="align the face clips of a manifest into shards")
     p.add_argument("manifest", help="manifest CSV")
-    p.add_argument("shard", help="output shard (.npz)")
-    p.add_argument("status", help="output per-video status table (.csv)")
+    p.add_argument("out_dir", help="output folder: shard-K.npz, shard-K.status.csv, status.csv")
+    p.add_argument("--shard_size", type=int, help="videos per shard (default: options)")
+    p.add_argument("--shards", type=int, nargs="+", help="only these shard numbers")
     p.add_argument("--video_ids", nargs="+", help="only these videos")
     p.add_argument(
         "--option",

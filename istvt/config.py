@@ -147,6 +147,22 @@ class ModelConfig:
         return cls(**data)
 
 
+def dataclass_from_dict(cls: type, data: dict[str, Any] | None, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping; unknown keys and bad values name the key."""
+    data = dict(data or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known keys are "
+            f"{', '.join(sorted(known))}"
+        )
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with an error naming the file when it is not one."""
     path = Path(path)

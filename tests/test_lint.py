@@ -24,9 +24,17 @@ def test_snakemake_lint_clean():
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
-def test_invalid_config_fails_before_any_job(tmp_path):
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("model:\n  num_layers: 0\n", "model.num_layers must be a positive integer"),
+        ("demo:\n  identities: 3\n", "demo.identities must be at least 6"),
+        ("preprocess:\n  clip_per_video: 3\n", "preprocess: unknown key(s) clip_per_video"),
+    ],
+)
+def test_invalid_config_fails_before_any_job(tmp_path, yaml_text, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model:\n  num_layers: 0\n")
+    bad.write_text(yaml_text)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
         cwd=REPO,
@@ -34,4 +42,4 @@ def test_invalid_config_fails_before_any_job(tmp_path):
         text=True,
     )
     assert proc.returncode != 0
-    assert "model.num_layers must be a positive integer" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr

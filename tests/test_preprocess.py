@@ -223,3 +223,45 @@ def test_real_sample_videos_yield_a_face_in_every_clip(tmp_path):
     assert shard.clips.shape == (30, 6, 128, 128, 3)
     # the nose tip is the crop centre (landmark 30), within a pixel
     np.testing.assert_allclose(shard.landmarks[:, :, 30], 64.0, atol=1.0)
+
+
+def test_dataset_in_shards_resumes_and_counts_add_up(bad_inputs, tmp_path, caplog):
+    from istvt.data.preprocess import preprocess_dataset, shard_count
+
+    _, d = bad_inputs
+    manifest = manifest_of({f"v{i}": d / "good.mp4" for i in range(5)} | {"x": d / "empty.mp4"})
+    assert shard_count(manifest, 4) == 2
+    table = preprocess_dataset(manifest, OPTS, tmp_path, shard_size=4)
+    assert len(table) == 6 and (tmp_path / "status.csv").is_file()
+    assert sorted(p.name for p in tmp_path.glob("shard-*.npz")) == ["shard-0.npz", "shard-1.npz"]
+    assert len(ShardReader(tmp_path / "shard-0.npz")) == 8  # 4 videos x 2 clips
+    # an interrupted run: shard 1 lost, shard 0 kept and not recomputed
+    (tmp_path / "shard-1.npz").unlink()
+    before = (tmp_path / "shard-0.npz").stat().st_mtime_ns
+    caplog.set_level("INFO")
+    again = preprocess_dataset(manifest, OPTS, tmp_path, shard_size=4)
+    assert (tmp_path / "shard-0.npz").stat().st_mtime_ns == before
+    assert "already done" in caplog.text
+    assert list(again.status) == list(table.status)
+
+
+def test_cli_preprocess(bad_inputs, tmp_path, capsys):
+    from istvt.cli import main
+    from istvt.data.manifest import write_manifest
+
+    _, d = bad_inputs
+    manifest = manifest_of({"a": d / "good.mp4", "b": d / "noise.mp4"})
+    write_manifest(manifest.assign(label=[0, 1]), tmp_path / "m.csv")
+    code = main(
+        [
+            "preprocess",
+            str(tmp_path / "m.csv"),
+            str(tmp_path / "out"),
+            "--option",
+            "sequence_length=4",
+            "--option",
+            "image_size=64",
+        ]
+    )
+    assert code == 0
+    assert "2 videos: no_face 1, ok 1" in capsys.readouterr().out

@@ -55,6 +55,18 @@ class DemoOptions:
     celebdf_crf: int = 28
     dfdc_crf: int = 32
 
+    def __post_init__(self) -> None:
+        if self.identities < 6:
+            raise ValueError(f"demo.identities must be at least 6, got {self.identities}")
+        if self.frames < 2 or self.size < 96:
+            raise ValueError("demo.frames must be >= 2 and demo.size >= 96")
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> DemoOptions:
+        from istvt.config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, data, "demo")
+
 
 # ----------------------------------------------------------------------------- faces
 def _source_images() -> list[np.ndarray]:

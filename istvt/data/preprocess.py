@@ -51,18 +51,26 @@ class PreprocessOptions:
     max_frames: int | None = None  # FF++ protocol: 270 (first frames only)
     max_side: int = 4096  # longer side above which a video is refused (memory bound)
     retries: int = 3  # later windows (T frames apart) tried when a clip lacks faces
+    shard_size: int = 64  # videos per shard file
     faces: FaceOptions = field(default_factory=FaceOptions)
+
+    def __post_init__(self) -> None:
+        if self.sequence_length < 1 or self.clips_per_video < 1:
+            raise ValueError("sequence_length and clips_per_video must be >= 1")
+        if self.max_frames is not None and self.max_frames < self.sequence_length:
+            raise ValueError(f"max_frames {self.max_frames} < sequence_length")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PreprocessOptions:
+        """Flat mapping (face keys beside the sampling keys) -> options."""
+        from istvt.config import dataclass_from_dict
+
         data = dict(data or {})
         face_keys = {f.name for f in fields(FaceOptions)}
-        own = {f.name for f in fields(cls)} - {"faces"}
-        unknown = sorted(set(data) - face_keys - own)
-        if unknown:
-            raise ValueError(f"preprocess: unknown key(s) {', '.join(unknown)}")
-        faces = FaceOptions(**{k: data.pop(k) for k in list(data) if k in face_keys})
-        return cls(faces=faces, **data)
+        faces = dataclass_from_dict(
+            FaceOptions, {k: data.pop(k) for k in list(data) if k in face_keys}, "preprocess"
+        )
+        return dataclass_from_dict(cls, {**data, "faces": faces}, "preprocess")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -231,4 +239,50 @@ def preprocess_shard(
     table.to_csv(status_path, index=False)
     if len(table) != total:  # the invariant every report relies on
         raise AssertionError(f"status rows {len(table)} != input videos {total}")
+    return table
+
+
+def shard_count(manifest: pd.DataFrame, shard_size: int) -> int:
+    """Number of shards of ``shard_size`` videos a manifest splits into."""
+    if shard_size < 1:
+        raise ValueError(f"preprocess.shard_size must be >= 1, got {shard_size}")
+    return max(1, -(-len(manifest) // shard_size))
+
+
+def shard_rows(manifest: pd.DataFrame, shard_size: int, shard: int) -> pd.DataFrame:
+    """The videos of shard ``shard`` (manifest order, ``shard_size`` per shard)."""
+    n = shard_count(manifest, shard_size)
+    if not 0 <= shard < n:
+        raise ValueError(f"shard {shard} out of range: the manifest has {n} shard(s)")
+    return manifest.iloc[shard * shard_size : (shard + 1) * shard_size]
+
+
+def preprocess_dataset(
+    manifest: pd.DataFrame,
+    options: PreprocessOptions,
+    out_dir: str | Path,
+    shard_size: int | None = None,
+    shards: list[int] | None = None,
+) -> pd.DataFrame:
+    """Process a manifest into ``out_dir/shard-{k}.npz`` + ``shard-{k}.status.csv`` and
+    a combined ``status.csv``. Shards whose files exist are kept (an interrupted run
+    resumes where it stopped)."""
+    out_dir = Path(out_dir)
+    shard_size = shard_size or options.shard_size
+    n = shard_count(manifest, shard_size)
+    tables = []
+    for k in shards if shards is not None else range(n):
+        shard_path = out_dir / f"shard-{k}.npz"
+        status_path = out_dir / f"shard-{k}.status.csv"
+        if shard_path.is_file() and status_path.is_file():
+            log.info("shard %d/%d already done, skipping", k + 1, n)
+            tables.append(pd.read_csv(status_path, keep_default_na=False))
+            continue
+        log.info("shard %d/%d", k + 1, n)
+        tables.append(
+            preprocess_shard(shard_rows(manifest, shard_size, k), options, shard_path, status_path)
+        )
+    table = pd.concat(tables, ignore_index=True)
+    if shards is None:
+        table.to_csv(out_dir / "status.csv", index=False)
     return table
