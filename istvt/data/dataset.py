@@ -1,0 +1,60 @@
+"""Torch datasets over aligned-clip shards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from istvt.data.shards import ShardReader
+
+#: Xception's input normalisation: [0, 255] -> [-1, 1].
+MEAN, STD = 0.5, 0.5
+
+
+def to_tensor(clip: np.ndarray) -> torch.Tensor:
+    """(T, S, S, 3) uint8 RGB -> (T, 3, S, S) float32 normalised to [-1, 1]."""
+    x = torch.from_numpy(np.array(clip)).permute(0, 3, 1, 2).float()  # copy: shards are read-only
+    return (x / 255.0 - MEAN) / STD
+
+
+class ClipDataset(Dataset):
+    """Clips of the given shards, optionally restricted to a set of video ids.
+
+    Items are ``(clip, label, index)``: clip (T, 3, S, S) float32 in [-1, 1], label
+    float32 (1 = fake), index into :attr:`video_ids` / :attr:`starts`.
+    ``hflip`` (training only) mirrors a clip with probability 0.5, the same way for all
+    of its frames.
+    """
+
+    def __init__(
+        self,
+        shards: Iterable[str | Path],
+        video_ids: Iterable[str] | None = None,
+        hflip: bool = False,
+    ) -> None:
+        keep = set(video_ids) if video_ids is not None else None
+        self.readers = [ShardReader(p) for p in shards]
+        index = []
+        for r, reader in enumerate(self.readers):
+            for i, vid in enumerate(reader.video_ids):
+                if keep is None or vid in keep:
+                    index.append((r, i))
+        self.index = index
+        self.hflip = hflip
+        self.video_ids = [str(self.readers[r].video_ids[i]) for r, i in index]
+        self.labels = np.array([self.readers[r].labels[i] for r, i in index], dtype=np.int64)
+        self.starts = np.array([self.readers[r].starts[i] for r, i in index], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        r, i = self.index[k]
+        clip = self.readers[r].clips[i]
+        if self.hflip and torch.rand(()) < 0.5:
+            clip = clip[:, :, ::-1]
+        return to_tensor(clip), torch.tensor(float(self.labels[k])), k

@@ -1,0 +1,164 @@
+"""Training loop, selection on validation, resume after a kill, metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from istvt.checkpoint import load_checkpoint, read_checkpoint
+from istvt.data.dataset import ClipDataset, to_tensor
+from istvt.data.shards import write_shard
+from istvt.metrics import bootstrap_ci, eer, point_metrics, video_scores
+from istvt.train import TrainConfig, lr_at, train
+
+from .conftest import tiny_config
+
+
+def synthetic_shard(path, videos=8, clips=2, seed=0):
+    """Fake clips carry a bright square that moves between frames; real ones do not."""
+    rng = np.random.default_rng(seed)
+    n = videos * clips
+    frames = rng.integers(60, 120, (n, 4, 64, 64, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(videos) % 2, clips).astype(np.int8)
+    for k in np.flatnonzero(labels):
+        for t in range(4):
+            frames[k, t, 20 + 3 * t : 36 + 3 * t, 20:36] = 230
+    write_shard(
+        path,
+        {
+            "clips": frames,
+            "landmarks": np.zeros((n, 4, 68, 2), np.float32),
+            "video_ids": np.repeat([f"v{i}" for i in range(videos)], clips),
+            "labels": labels,
+            "starts": np.tile(np.arange(clips) * 4, videos).astype(np.int32),
+        },
+    )
+    return path
+
+
+@pytest.fixture
+def data(tmp_path):
+    train_shard = synthetic_shard(tmp_path / "train.npz", videos=8, seed=0)
+    val_shard = synthetic_shard(tmp_path / "val.npz", videos=4, seed=1)
+    return ClipDataset([train_shard], hflip=True), ClipDataset([val_shard])
+
+
+CFG = TrainConfig(epochs=3, batch_size=4, lr=0.05, warmup_epochs=1, seed=0)
+
+
+def run(data, tmp_path, cfg=CFG, name="run"):
+    out = tmp_path / name
+    best = train(
+        tiny_config(),
+        cfg,
+        data[0],
+        data[1],
+        out / "model.pth",
+        out / "state.pt",
+        out / "log.csv",
+        device="cpu",
+    )
+    return best, out
+
+
+def test_dataset_items_and_filter(data, tmp_path):
+    x, y, k = data[0][3]
+    assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
+    assert x.min() >= -1.0 and x.max() <= 1.0
+    assert y.item() == float(data[0].labels[k])
+    only = ClipDataset([tmp_path / "train.npz"], video_ids=["v1", "v2"])
+    assert len(only) == 4 and set(only.video_ids) == {"v1", "v2"}
+    clip = np.full((2, 4, 4, 3), 255, np.uint8)
+    assert torch.allclose(to_tensor(clip), torch.ones(2, 3, 4, 4))
+
+
+def test_warmup_then_cosine():
+    cfg = TrainConfig(epochs=4, lr=1.0, warmup_epochs=1)
+    assert lr_at(cfg, 0, 10) == pytest.approx(0.1)
+    assert lr_at(cfg, 9, 10) == pytest.approx(1.0)
+    assert lr_at(cfg, 10, 10) == pytest.approx(1.0)
+    assert lr_at(cfg, 39, 10) < 0.01
+
+
+def test_training_learns_logs_and_selects_on_validation(data, tmp_path):
+    best, out = run(data, tmp_path)
+    log = pd.read_csv(out / "log.csv")
+    assert list(log.epoch) == [1, 2, 3]
+    assert log.train_loss.iloc[-1] < log.train_loss.iloc[0]
+    assert best["val_video_acc"] == log.val_video_acc.max()
+    payload = read_checkpoint(out / "model.pth")
+    assert payload["extra"]["best_epoch"] == best["epoch"]
+    model = load_checkpoint(out / "model.pth", expected=tiny_config()).eval()
+    x = torch.stack([data[1][i][0] for i in range(len(data[1]))])
+    with torch.no_grad():
+        prob = torch.sigmoid(model(x)).numpy()
+    assert point_metrics(data[1].labels, prob)["acc"] == pytest.approx(best["val_clip_acc"])
+
+
+def test_same_seed_same_weights_and_resume_after_a_kill(data, tmp_path, monkeypatch):
+    _, ref = run(data, tmp_path, name="ref")
+    import istvt.train as train_module
+
+    real = train_module.evaluate_split
+    calls = {"n": 0}
+
+    def dies_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate_split", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        run(data, tmp_path, name="killed")
+    assert not (tmp_path / "killed" / "model.pth").exists()
+    monkeypatch.setattr(train_module, "evaluate_split", real)
+    run(data, tmp_path, name="killed")  # resumes after epoch 1
+    a = read_checkpoint(ref / "model.pth")["state_dict"]
+    b = read_checkpoint(tmp_path / "killed" / "model.pth")["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    assert pd.read_csv(tmp_path / "killed" / "log.csv").epoch.tolist() == [1, 2, 3]
+
+
+def test_a_changed_config_does_not_resume(data, tmp_path, caplog):
+    run(data, tmp_path, cfg=TrainConfig(epochs=1, batch_size=4, lr=0.05), name="x")
+    caplog.set_level("WARNING")
+    run(data, tmp_path, cfg=TrainConfig(epochs=1, batch_size=4, lr=0.01), name="x")
+    assert "another configuration" in caplog.text
+
+
+def test_empty_split_is_a_clear_error(data, tmp_path):
+    empty = ClipDataset([tmp_path / "val.npz"], video_ids=[])
+    with pytest.raises(ValueError, match="0 validation clips"):
+        train(
+            tiny_config(),
+            CFG,
+            data[0],
+            empty,
+            tmp_path / "m.pth",
+            tmp_path / "s.pt",
+            tmp_path / "l.csv",
+        )
+
+
+def test_metrics_on_hand_made_scores():
+    labels = np.array([0, 0, 1, 1])
+    assert point_metrics(labels, np.array([0.1, 0.2, 0.8, 0.9])) == {
+        "acc": 1.0,
+        "auc": 1.0,
+        "eer": 0.0,
+        "ap": 1.0,
+    }
+    m = point_metrics(labels, np.array([0.1, 0.6, 0.4, 0.9]))
+    assert m["acc"] == 0.5 and m["auc"] == 0.75
+    assert eer(labels, np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
+    assert np.isnan(point_metrics(np.array([1, 1]), np.array([0.2, 0.9]))["auc"])
+    ci = bootstrap_ci(labels, np.array([0.1, 0.6, 0.4, 0.9]), n=200)
+    assert ci["auc_lo"] <= 0.75 <= ci["auc_hi"]
+    clips = pd.DataFrame(
+        {"video_id": ["a", "a", "b"], "label": [1, 1, 0], "score": [0.2, 0.6, 0.3]}
+    )
+    videos = video_scores(clips)
+    assert videos.score.tolist() == pytest.approx([0.4, 0.3])
+    assert videos.clips.tolist() == [2, 1]
