@@ -8,14 +8,13 @@ Layout::
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from istvt.config import ModelConfig
+from istvt.fsutil import atomic_path
 from istvt.model.istvt import ISTVT
 from istvt.provenance import package_versions
 
@@ -30,7 +29,6 @@ class CheckpointError(ValueError):
 def save_checkpoint(path: str | Path, model: ISTVT, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` atomically (temporary file + rename) to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -39,14 +37,8 @@ def save_checkpoint(path: str | Path, model: ISTVT, extra: dict[str, Any] | None
         "versions": package_versions(),
         "extra": dict(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -132,19 +132,12 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any] | None, where: str = "model") -> ModelConfig:
         """Build from a mapping; unknown keys are an error naming the key."""
         data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(unknown)}; known keys are "
-                f"{', '.join(sorted(known))}"
-            )
         if data.get("xception_weights") is not None:
             data["xception_weights"] = str(data["xception_weights"])
         for key in ("mlp_ratio", "dropout"):
             if key in data and isinstance(data[key], int) and not isinstance(data[key], bool):
                 data[key] = float(data[key])
-        return cls(**data)
+        return dataclass_from_dict(cls, data, where)
 
 
 def dataclass_from_dict(cls: type, data: dict[str, Any] | None, where: str) -> Any:
@@ -159,6 +152,8 @@ def dataclass_from_dict(cls: type, data: dict[str, Any] | None, where: str) -> A
         )
     try:
         return cls(**data)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
 

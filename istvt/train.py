@@ -9,13 +9,10 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +22,7 @@ from torch.utils.data import DataLoader
 from istvt.checkpoint import save_checkpoint
 from istvt.config import ModelConfig, dataclass_from_dict
 from istvt.data.dataset import ClipDataset
+from istvt.fsutil import atomic_path
 from istvt.metrics import point_metrics, video_scores
 from istvt.model import ISTVT
 
@@ -88,18 +86,6 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
         return cfg.lr
     total = max(1, cfg.epochs * steps_per_epoch - warm)
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * (step - warm) / total))
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @torch.no_grad()
@@ -251,7 +237,7 @@ def train(
             elapsed / done * (cfg.epochs - epoch - 1),
         )
         _write_log(rows, log_csv)
-        _atomic_save(
+        _save_state(
             {
                 "signature": signature,
                 "epoch": epoch + 1,
@@ -278,11 +264,13 @@ def train(
     return best_row
 
 
+def _save_state(state: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
 def _write_log(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)

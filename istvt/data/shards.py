@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from istvt.fsutil import atomic_path
 
 MEMBERS = ("clips", "landmarks", "video_ids", "labels", "starts")
 
@@ -36,17 +37,10 @@ def write_shard(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     counts = {m: len(arrays[m]) for m in MEMBERS}
     if len(set(counts.values())) != 1:
         raise ValueError(f"shard {path}: members disagree on clip count: {counts}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{m: arrays[m] for m in MEMBERS})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **{m: arrays[m] for m in MEMBERS})
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 

@@ -15,12 +15,17 @@ test split (seeded, ``val_fraction`` of the training videos).
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pandas as pd
 
-from istvt.data.manifest.common import ManifestError, list_videos, make_table, require_dir
+from istvt.data.manifest.common import (
+    ManifestError,
+    carve_validation,
+    list_videos,
+    make_table,
+    require_dir,
+)
 
 FOLDERS = {"Celeb-real": 0, "YouTube-real": 0, "Celeb-synthesis": 1}
 
@@ -85,34 +90,8 @@ def read_celebdf(
             )
     if not rows:
         raise ManifestError(f"{root}: no videos in {', '.join(FOLDERS)}")
-    carve_validation(rows, val_fraction, seed)
-    return make_table(rows)
-
-
-def carve_validation(rows: list[dict], val_fraction: float, seed: int) -> None:
-    """Move whole identity groups (by target identity) from train to val, in place.
-
-    Only groups none of whose videos show a test identity are eligible, so validation
-    shares no identity with test.
-    """
-    if not 0 <= val_fraction < 1:
-        raise ManifestError(f"val_fraction must be in [0, 1), got {val_fraction}")
     test_ids = {i for r in rows if r["split"] == "test" for i in r["identities"].split("|")}
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        if r["split"] == "train":
-            groups.setdefault(r["identities"].split("|")[0], []).append(r)
-    eligible = sorted(
-        g
-        for g, members in groups.items()
-        if not any(set(m["identities"].split("|")) & test_ids for m in members)
+    carve_validation(
+        rows, val_fraction, seed, group_of=lambda r: r["identities"].split("|")[0], avoid=test_ids
     )
-    random.Random(seed).shuffle(eligible)
-    target = round(val_fraction * sum(len(m) for m in groups.values()))
-    moved = 0
-    for g in eligible:
-        if moved >= target:
-            break
-        for m in groups[g]:
-            m["split"] = "val"
-        moved += len(groups[g])
+    return make_table(rows)

@@ -15,7 +15,8 @@ One row per video::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import random
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,38 @@ def make_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     if not bad.empty:
         raise ManifestError(f"labels must be 0 (real) or 1 (fake): {bad['video_id'].tolist()[:5]}")
     return df
+
+
+def carve_validation(
+    rows: list[dict[str, Any]],
+    val_fraction: float,
+    seed: int,
+    group_of: Callable[[dict[str, Any]], str] = lambda r: r["identities"],
+    avoid: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Move whole groups of training rows to ``val``, in place, until ``val_fraction``
+    of the training rows have moved (seeded order). A group any of whose videos shows
+    an identity in ``avoid`` (e.g. the test identities) never moves."""
+    if not 0 <= val_fraction < 1:
+        raise ManifestError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["split"] == "train":
+            groups.setdefault(group_of(r), []).append(r)
+    eligible = sorted(
+        g
+        for g, members in groups.items()
+        if not any(set(m["identities"].split("|")) & avoid for m in members)
+    )
+    random.Random(seed).shuffle(eligible)
+    target = round(val_fraction * sum(len(m) for m in groups.values()))
+    moved = 0
+    for g in eligible:
+        if moved >= target:
+            break
+        for m in groups[g]:
+            m["split"] = "val"
+        moved += len(groups[g])
 
 
 def require_dir(path: Path, what: str) -> Path:

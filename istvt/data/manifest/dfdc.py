@@ -20,7 +20,6 @@ DFDC Preview::
 from __future__ import annotations
 
 import csv
-import random
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 
 from istvt.data.manifest.common import (
     ManifestError,
+    carve_validation,
     make_table,
     read_json,
     require_dir,
@@ -104,7 +104,7 @@ def read_dfdc(
                 }
             )
     if not val_parts:
-        _carve_groups(rows, val_fraction, seed)
+        carve_validation(rows, val_fraction, seed)
     test_dir = root / "test"
     if test_dir.is_dir():
         labels = _test_labels(test_dir)
@@ -142,25 +142,6 @@ def read_dfdc(
     return make_table(rows)
 
 
-def _carve_groups(rows: list[dict], val_fraction: float, seed: int) -> None:
-    """Move a seeded fraction of original-groups from train to val, in place."""
-    if not 0 <= val_fraction < 1:
-        raise ManifestError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        groups.setdefault(r["identities"], []).append(r)
-    keys = sorted(groups)
-    random.Random(seed).shuffle(keys)
-    target = round(val_fraction * len(rows))
-    moved = 0
-    for k in keys:
-        if moved >= target:
-            break
-        for r in groups[k]:
-            r["split"] = "val"
-        moved += len(groups[k])
-
-
 def read_dfdc_preview(root: str | Path, val_fraction: float = 0.1, seed: int = 0) -> pd.DataFrame:
     root = require_dir(Path(root), "DFDC Preview root")
     meta_path = root / "dataset.json"
@@ -195,8 +176,6 @@ def read_dfdc_preview(root: str | Path, val_fraction: float = 0.1, seed: int = 0
         )
     if not rows:
         raise ManifestError(f"{root}: none of the videos listed in dataset.json exist")
-    train = [r for r in rows if r["split"] == "train"]
     test_ids = {r["identities"] for r in rows if r["split"] == "test"}
-    eligible = [r for r in train if r["identities"] not in test_ids]
-    _carve_groups(eligible, min(0.99, val_fraction * len(train) / max(len(eligible), 1)), seed)
+    carve_validation(rows, val_fraction, seed, avoid=test_ids)
     return make_table(rows)
