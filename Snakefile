@@ -9,6 +9,7 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/data.smk"
 
 
 rule all:
@@ -16,3 +17,4 @@ rule all:
     input:
         "results/tables/model_cost.md",
         "results/model/summary.json",
+        expand("results/faces/{dataset}", dataset=DATASETS),

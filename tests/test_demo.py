@@ -95,7 +95,7 @@ def test_fakes_differ_from_their_originals_inside_the_mask(demo):
 
 
 def test_generation_is_deterministic(tmp_path):
-    small = DemoOptions(seed=5, identities=6, frames=6, size=128)
+    small = DemoOptions(seed=5, identities=6, frames=6, size=192)
     a = generate_demo(tmp_path / "a", small, datasets=("dfdc",))
     b = generate_demo(tmp_path / "b", small, datasets=("dfdc",))
     assert a == b

@@ -58,8 +58,12 @@ class DemoOptions:
     def __post_init__(self) -> None:
         if self.identities < 6:
             raise ValueError(f"demo.identities must be at least 6, got {self.identities}")
-        if self.frames < 2 or self.size < 96:
-            raise ValueError("demo.frames must be >= 2 and demo.size >= 96")
+        if self.frames < 2:
+            raise ValueError(f"demo.frames must be >= 2, got {self.frames}")
+        if self.size < 192:  # faces span ~0.42 x size; dlib's detector needs >= 80 px
+            raise ValueError(
+                f"demo.size must be >= 192 (dlib finds faces of 80 px and up), got {self.size}"
+            )
 
     @classmethod
     def from_dict(cls, data: dict | None) -> DemoOptions:
