@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from istvt.data.demo import DemoOptions, film, make_identities, write_video
+from istvt.data.demo import film, make_identities, write_video
 
 
 @lru_cache(maxsize=1)
@@ -19,8 +19,7 @@ def people():
 
 def face_frames(n: int = 12, size: int = 192, person: int = 0, seed: int = 0) -> np.ndarray:
     """(n, size, size, 3) frames of a moving demo face."""
-    opts = DemoOptions(frames=n, size=size)
-    return film(people()[person], opts, np.random.default_rng(seed)).frames
+    return film(people()[person], n, size, 25, np.random.default_rng(seed)).frames
 
 
 def save(path: Path, frames: np.ndarray, fps: int = 25) -> Path:

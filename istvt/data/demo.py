@@ -226,10 +226,12 @@ class Footage:
     transforms: np.ndarray  # (F, 2, 3) canvas -> frame affine of each frame
 
 
-def film(person: Identity, opts: DemoOptions, rng: np.random.Generator) -> Footage:
+def film(
+    person: Identity, num_frames: int, size: int, fps: int, rng: np.random.Generator
+) -> Footage:
     """A short 'recording' of an identity: camera motion, lighting drift, noise."""
-    n, size = opts.frames, opts.size
-    t = np.arange(n) / opts.fps
+    n = num_frames
+    t = np.arange(n) / fps
     phase = rng.uniform(0, 2 * np.pi, 5)
     freq = rng.uniform(0.2, 0.6, 5)
     angle = 4.0 * np.sin(2 * np.pi * freq[0] * t + phase[0])
@@ -398,7 +400,7 @@ def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     videos = 0
     footage = {}
     for i, person in enumerate(people[: 2 * (len(people) // 2)]):
-        footage[i] = film(person, opts, rng)
+        footage[i] = film(person, opts.frames, opts.size, opts.fps, rng)
         write_video(
             root / f"original_sequences/youtube/c23/videos/{i:03d}.mp4",
             footage[i].frames,
@@ -430,7 +432,7 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     lines, videos = [], 0
     footage = {}
     for i, person in enumerate(people):
-        footage[i] = film(person, opts, rng)
+        footage[i] = film(person, opts.frames, opts.size, opts.fps, rng)
         path = root / "Celeb-real" / f"id{i}_0000.mp4"
         write_video(path, footage[i].frames, opts.fps, opts.celebdf_crf)
         videos += 1
@@ -439,7 +441,12 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     for j in range(2):
         person = people[j]
         path = root / "YouTube-real" / f"{j:05d}.mp4"
-        write_video(path, film(person, opts, rng).frames, opts.fps, opts.celebdf_crf)
+        write_video(
+            path,
+            film(person, opts.frames, opts.size, opts.fps, rng).frames,
+            opts.fps,
+            opts.celebdf_crf,
+        )
         videos += 1
     for t in range(n):
         group = sorted(test_ids) if t in test_ids else [i for i in range(n) if i not in test_ids]
@@ -467,7 +474,7 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     labels = []
     videos = 0
     for i, person in enumerate(people):
-        clip = film(person, opts, rng)
+        clip = film(person, opts.frames, opts.size, opts.fps, rng)
         real = next(names)
         fakes = [self_blend(clip, rng) if i % 2 == 0 else swap(clip, people[(i + 1) % n], rng)]
         if i in test_ids:
