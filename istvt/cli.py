@@ -122,6 +122,36 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_infer(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from istvt.checkpoint import load_checkpoint
+    from istvt.infer import infer_folder, infer_video, options_for
+
+    if bool(args.video) == bool(args.video_dir):
+        raise ValueError("give exactly one of --video FILE or --video_dir DIR")
+    model = load_checkpoint(args.model).eval()
+    options = replace(options_for(model), clips_per_video=args.clips)
+    if args.video:
+        row = infer_video(model, args.video, options)
+        if row["status"] != "ok":
+            print(f"{args.video}: no score ({row['status']}: {row['detail']})")
+            return 1
+        print(f"{args.video}: fake probability {row['score']:.4f} ({row['label']})")
+        print(f"clip scores: {row['clip_scores']}")
+        return 0
+    if not args.output_dir:
+        raise ValueError("--video_dir needs --output_dir")
+    out = Path(args.output_dir) / "predictions.csv"
+    table = infer_folder(model, args.video_dir, options, out)
+    scored = int((table.status == "ok").sum())
+    print(
+        f"wrote {out}: {scored} of {len(table)} videos scored"
+        + ("" if scored == len(table) else "; the others are listed with their reason")
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="istvt", description="ISTVT deepfake detection: model, data, training, analysis"
@@ -176,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="preprocess option, e.g. clips_per_video=4 or max_frames=270",
     )
     p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("infer", help="fake probability of a video or of every video in a folder")
+    p.add_argument("--model", required=True, help="istvt checkpoint (.pth)")
+    p.add_argument("--video", help="one video file")
+    p.add_argument("--video_dir", help="a folder of videos (searched recursively)")
+    p.add_argument("--output_dir", help="with --video_dir: where predictions.csv goes")
+    p.add_argument("--clips", type=int, default=4, help="clips per video (default 4)")
+    p.set_defaults(func=cmd_infer)
     return parser
 
 

@@ -1,0 +1,95 @@
+"""`istvt infer` on generated videos, including a broken file and a face-less one."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from istvt.checkpoint import save_checkpoint
+from istvt.cli import main
+from istvt.model import ISTVT
+
+from . import videos
+from .conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("infer")
+    save_checkpoint(d / "model.pth", ISTVT(tiny_config()))
+    folder = d / "videos"
+    videos.save(folder / "a.mp4", videos.face_frames(16, 192, person=0))
+    videos.save(folder / "sub" / "b.mp4", videos.face_frames(16, 192, person=1))
+    (folder / "broken.mp4").write_bytes(b"\x00\x01 not a video")
+    videos.save(
+        folder / "noise.mp4", np.random.default_rng(0).integers(0, 255, (16, 160, 160, 3), np.uint8)
+    )
+    (folder / "notes.txt").write_text("not a video, ignored")
+    return d
+
+
+def test_single_video(setup, capsys):
+    code = main(
+        [
+            "infer",
+            "--model",
+            str(setup / "model.pth"),
+            "--video",
+            str(setup / "videos" / "a.mp4"),
+            "--clips",
+            "3",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fake probability" in out
+    clip_scores = [float(v) for v in out.split("clip scores:")[1].split()]
+    assert len(clip_scores) == 3 and all(0 <= v <= 1 for v in clip_scores)
+    mean = float(out.split("fake probability ")[1].split()[0])
+    assert mean == pytest.approx(np.mean(clip_scores), abs=1e-4)
+
+
+def test_broken_single_video_says_why(setup, capsys):
+    code = main(
+        [
+            "infer",
+            "--model",
+            str(setup / "model.pth"),
+            "--video",
+            str(setup / "videos" / "broken.mp4"),
+        ]
+    )
+    assert code == 1
+    assert "no score (unreadable" in capsys.readouterr().out
+
+
+def test_folder_lists_every_video(setup, capsys):
+    out_dir = setup / "out"
+    code = main(
+        [
+            "infer",
+            "--model",
+            str(setup / "model.pth"),
+            "--video_dir",
+            str(setup / "videos"),
+            "--output_dir",
+            str(out_dir),
+        ]
+    )
+    assert code == 0
+    assert "2 of 4 videos scored" in capsys.readouterr().out
+    table = pd.read_csv(out_dir / "predictions.csv").set_index("video")
+    table.index = [p.split("videos/")[1] for p in table.index]
+    assert sorted(table.index) == ["a.mp4", "broken.mp4", "noise.mp4", "sub/b.mp4"]
+    assert table.loc["broken.mp4", "status"] == "unreadable"
+    assert table.loc["noise.mp4", "status"] == "no_face"
+    assert np.isnan(table.loc["noise.mp4", "score"])
+    for v in ("a.mp4", "sub/b.mp4"):
+        assert table.loc[v, "status"] == "ok" and 0 <= table.loc[v, "score"] <= 1
+        assert table.loc[v, "clips"] == 4
+
+
+def test_usage_errors(setup, capsys):
+    assert main(["infer", "--model", str(setup / "model.pth")]) == 2
+    assert "exactly one of --video" in capsys.readouterr().err
+    assert main(["infer", "--model", str(setup / "missing.pth"), "--video", "x.mp4"]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
