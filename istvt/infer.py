@@ -33,7 +33,10 @@ def infer_video(
     model: ISTVT, path: str | Path, options: PreprocessOptions, threshold: float = 0.5
 ) -> dict:
     """Score one video. A video without usable clips gets its status and no score."""
-    status, clips = process_video(str(path), options)
+    try:
+        status, clips = process_video(str(path), options)
+    except Exception as exc:  # one bad video must not end a folder run
+        status, clips = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"[:300]}, []
     row = {
         "video": str(path),
         "status": status["status"],
