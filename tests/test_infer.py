@@ -93,3 +93,23 @@ def test_usage_errors(setup, capsys):
     assert "exactly one of --video" in capsys.readouterr().err
     assert main(["infer", "--model", str(setup / "missing.pth"), "--video", "x.mp4"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_an_unexpected_failure_is_recorded_and_the_folder_goes_on(setup, monkeypatch):
+    import istvt.infer as infer_module
+    from istvt.checkpoint import load_checkpoint
+    from istvt.infer import infer_folder, options_for
+
+    real = infer_module.process_video
+
+    def flaky(path, options):
+        if path.endswith("a.mp4"):
+            raise MemoryError("simulated")
+        return real(path, options)
+
+    monkeypatch.setattr(infer_module, "process_video", flaky)
+    model = load_checkpoint(setup / "model.pth")
+    table = infer_folder(model, setup / "videos", options_for(model), setup / "flaky.csv")
+    row = table[table.video.str.endswith("/a.mp4")].iloc[0]
+    assert row.status == "error" and "MemoryError: simulated" in row.detail
+    assert len(table) == 4 and (table.status == "ok").sum() == 1
