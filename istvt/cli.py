@@ -71,6 +71,10 @@ def cmd_convert_authors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_option_arg(p: argparse.ArgumentParser, example: str) -> None:
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help=example)
+
+
 def _parse_options(pairs: list[str]) -> dict:
     """KEY=VALUE pairs -> dict, values parsed as YAML (numbers, lists, null...)."""
     import yaml
@@ -175,22 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("layout", help="ffpp, celebdf, dfdc, dfdc_preview or folder")
     p.add_argument("root", help="dataset root folder, in the dataset's own layout")
     p.add_argument("out", help="manifest CSV to write")
-    p.add_argument(
-        "--option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="reader option, e.g. compressions=[c23,c40] or val_fraction=0.1",
-    )
+    _add_option_arg(p, "reader option, e.g. compressions=[c23,c40] or val_fraction=0.1")
     p.set_defaults(func=cmd_manifest)
 
     p = sub.add_parser("demo-data", help="generate the embedded demo data sets")
     p.add_argument("out", help="output folder (gets ffpp/, celebdf/, dfdc/)")
-    p.add_argument(
-        "--option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="demo option, e.g. identities=12 or frames=30",
-    )
+    _add_option_arg(p, "demo option, e.g. identities=12 or frames=30")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("preprocess", help="align the face clips of a manifest into shards")
@@ -199,12 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard_size", type=int, help="videos per shard (default: options)")
     p.add_argument("--shards", type=int, nargs="+", help="only these shard numbers")
     p.add_argument("--video_ids", nargs="+", help="only these videos")
-    p.add_argument(
-        "--option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="preprocess option, e.g. clips_per_video=4 or max_frames=270",
-    )
+    _add_option_arg(p, "preprocess option, e.g. clips_per_video=4 or max_frames=270")
     p.set_defaults(func=cmd_preprocess)
 
     p = sub.add_parser("infer", help="fake probability of a video or of every video in a folder")

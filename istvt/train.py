@@ -158,7 +158,7 @@ def train(
         "val_clips": len(val_set),
     }
     state_path, out_model, log_csv = Path(state_path), Path(out_model), Path(log_csv)
-    start_epoch, best, rows = 0, None, []
+    start_epoch, best, best_state, rows = 0, None, None, []
     if state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if state.get("signature") == signature:
@@ -170,8 +170,6 @@ def train(
             log.info("resuming after epoch %d from %s", start_epoch, state_path)
         else:
             log.warning("%s belongs to another configuration: starting afresh", state_path)
-    if start_epoch == 0:
-        best_state = None
     generator = torch.Generator().manual_seed(cfg.seed)
     steps = math.ceil(len(train_set) / cfg.batch_size)
     higher_better = cfg.select_metric != "val_loss"

@@ -179,11 +179,11 @@ def crop_square(rgb: np.ndarray, center: np.ndarray, side: float, size: int) -> 
 class AlignedClip:
     frames: np.ndarray  # (T, S, S, 3) uint8 RGB
     landmarks: np.ndarray  # (T, 68, 2) float32 in crop pixel coordinates
-    filled: int  # frames whose face box was borrowed from a neighbour
 
 
 def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedClip | None, int]:
-    """Detect, track and crop one clip. Returns (clip or None, frames without a face)."""
+    """Detect, track and crop one clip. Returns (clip or None, frames without a face);
+    when a clip is returned, those frames borrowed a neighbour's box."""
     opts = tracker.options
     grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     # the whole frame at the clip's first frame (counts every face), then near the track
@@ -209,6 +209,4 @@ def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedC
         crops.append(crop_square(frame, center, side, opts.image_size))
         origin = center - side / 2.0
         marks.append((pts - origin) * (opts.image_size / side))
-    return AlignedClip(np.stack(crops), np.stack(marks).astype(np.float32), len(missing)), len(
-        missing
-    )
+    return AlignedClip(np.stack(crops), np.stack(marks).astype(np.float32)), len(missing)

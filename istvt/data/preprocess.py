@@ -135,7 +135,7 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
             clip, without = align_clip(frames, tracker)
             status["frames_without_face"] += without
             if clip is not None:
-                status["frames_filled"] += clip.filled
+                status["frames_filled"] += without
                 clips.append((start, clip))
                 done.add(k)
         status["max_faces"] = tracker.faces_seen_max

@@ -30,11 +30,10 @@ class VideoError(RuntimeError):
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
-    frames: int  # frame count (container header, or estimated from duration x fps)
+    frames: int  # frame count (container header, else estimated from duration x fps)
     fps: float
     width: int
     height: int
-    exact_count: bool  # False when the count had to be estimated
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -52,8 +51,7 @@ def probe(path: str | Path) -> VideoInfo:
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
             frames = int(stream.frames or 0)
-            exact = frames > 0
-            if not exact:
+            if frames == 0:  # no count in the header: estimate from duration x fps
                 duration = (
                     float(stream.duration * stream.time_base)
                     if stream.duration
@@ -67,7 +65,7 @@ def probe(path: str | Path) -> VideoInfo:
         raise VideoError(path, "unreadable", str(exc).splitlines()[0][:200]) from exc
     if width <= 0 or height <= 0:
         raise VideoError(path, "unreadable", "stream has no frame size")
-    return VideoInfo(str(path), frames, fps, width, height, exact)
+    return VideoInfo(str(path), frames, fps, width, height)
 
 
 def clip_starts(
