@@ -39,7 +39,7 @@ def test_same_logit_as_the_authors_code(authors, impl):
     with torch.inference_mode():
         out = model(io["input"])
     assert out.shape == (1,)
-    torch.testing.assert_close(out, io["output"].reshape(1), rtol=0, atol=1e-4)
+    torch.testing.assert_close(out, io["output"].reshape(1), rtol=0, atol=1e-6)
 
 
 def test_the_reference_is_sensitive_to_self_subtract(authors):
