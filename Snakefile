@@ -1,7 +1,8 @@
 # ISTVT reproduction workflow: a table of contents, one .smk per stage.
 #
 #   snakemake --cores all                       # default config: embedded demo, CPU-sized
-#   snakemake --cores all --configfile config/paper.yaml   (arrives with the data stages)
+#   snakemake --cores all --configfile config/paper.yaml  # the paper's protocol, real data
+#   snakemake --report results/report.html      # self-contained HTML report afterwards
 
 
 configfile: "config/config.yaml"
@@ -10,11 +11,12 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        "results/tables/model_cost.md",
-        "results/model/summary.json",
-        expand("results/faces/{dataset}", dataset=DATASETS),
+        "results/report.md",

@@ -38,3 +38,11 @@ def git_commit(path: str | Path | None = None) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
+
+
+def provenance(config: dict | None = None) -> dict:
+    """Versions, git commit and (optionally) the configuration behind a result."""
+    out = {"versions": package_versions(), "git_commit": git_commit()}
+    if config is not None:
+        out["config"] = config
+    return out

@@ -25,6 +25,7 @@ from istvt.data.dataset import ClipDataset
 from istvt.fsutil import atomic_path
 from istvt.metrics import point_metrics, video_scores
 from istvt.model import ISTVT
+from istvt.provenance import provenance as make_provenance
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 16
     lr: float = 5e-4
-    momentum: float = 0.9
+    optimizer: str = "sgd"  # sgd (paper) or adamw
+    momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
+    balance_classes: bool = False  # weight the BCE so real and fake clips count equally
     warmup_epochs: int = 1
     schedule: str = "cosine"  # after warm-up: cosine decay or constant
     select_metric: str = "val_video_acc"  # the paper selects on validation accuracy
@@ -59,6 +62,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"train.optimizer must be sgd or adamw, got {self.optimizer!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"train.schedule must be cosine or constant, got {self.schedule!r}")
         if self.select_metric not in ("val_video_acc", "val_video_auc", "val_loss"):
@@ -86,6 +91,14 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
         return cfg.lr
     total = max(1, cfg.epochs * steps_per_epoch - warm)
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * (step - warm) / total))
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
 
 
 @torch.no_grad()
@@ -132,6 +145,7 @@ def train(
     state_path: str | Path,
     log_csv: str | Path,
     device: str | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Train, keep the checkpoint that is best on validation, and resume if interrupted.
 
@@ -148,9 +162,14 @@ def train(
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     model = ISTVT(model_cfg).to(device)
-    opt = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
+    opt = make_optimizer(model, cfg)
+    pos_weight = None
+    if cfg.balance_classes:
+        fakes = int(train_set.labels.sum())
+        reals = len(train_set) - fakes
+        if fakes == 0 or reals == 0:
+            raise ValueError(f"training split has {reals} real and {fakes} fake clips: need both")
+        pos_weight = torch.tensor(reals / fakes, device=device)
     signature = {
         "model": model_cfg.architecture(),
         "train": asdict(cfg),
@@ -194,7 +213,7 @@ def train(
             x, y = x.to(device), y.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x)
-            loss = F.binary_cross_entropy_with_logits(logits.float(), y)
+            loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -257,6 +276,7 @@ def train(
             "train": asdict(cfg),
             "best_epoch": best_row["epoch"],
             **{k: float(v) for k, v in best_row.items() if k.startswith("val_")},
+            "provenance": provenance or make_provenance(),
         },
     )
     return best_row
@@ -272,3 +292,36 @@ def _write_log(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def train_experiment(
+    manifest,
+    faces_dir: str | Path,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    out_model: str | Path,
+    state_path: str | Path,
+    log_csv: str | Path,
+    methods: list[str] | None = None,
+    device: str | None = None,
+    provenance: dict | None = None,
+) -> dict:
+    """Train on the train split of a preprocessed data set, select on its val split.
+
+    ``methods`` restricts the fakes (e.g. one FF++ method, as in the paper's Table I);
+    real videos are always kept. The test split is never read here.
+    """
+    from istvt.evaluate import split_dataset
+
+    train_set, rows = split_dataset(manifest, faces_dir, "train", methods, hflip=cfg.hflip)
+    val_set, val_rows = split_dataset(manifest, faces_dir, "val", methods)
+    log.info(
+        "training on %d clips of %d videos, validating on %d clips of %d videos",
+        len(train_set),
+        len(rows),
+        len(val_set),
+        len(val_rows),
+    )
+    return train(
+        model_cfg, cfg, train_set, val_set, out_model, state_path, log_csv, device, provenance
+    )

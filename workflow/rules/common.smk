@@ -1,15 +1,31 @@
-# Shared helpers: config validation (fails before any job runs) and provenance params.
+# Shared helpers: config validation (fails before any job runs), input functions,
+# wildcard constraints.
 
 from pathlib import Path
+
+from snakemake.utils import validate
 
 from istvt import __version__ as ISTVT_VERSION
 from istvt.config import ConfigError, ModelConfig
 from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
+from istvt.report.tables import parse_cell
+from istvt.train import TrainConfig
+
+
+def _invalid(message):
+    raise WorkflowError(f"invalid configuration: {message}")
+
+
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as exc:
+    _invalid(exc)
 
 try:
     MODEL_CONFIG = ModelConfig.from_dict(config.get("model"), where="config 'model'")
     DEMO_OPTIONS = DemoOptions.from_dict(config.get("demo"))
+    TRAIN_CONFIG = TrainConfig.from_dict({"seed": config.get("seed", 0), **config.get("train", {})})
     PREPROCESS_OPTIONS = PreprocessOptions.from_dict(
         {
             **config.get("preprocess", {}),
@@ -18,32 +34,89 @@ try:
         }
     )
 except (ConfigError, TypeError, ValueError) as exc:
-    raise WorkflowError(f"invalid configuration: {exc}")
+    _invalid(exc)
+
+EVALUATE = {"bootstrap": 1000, "batch_size": 16, **config.get("evaluate", {})}
 
 # ---------------------------------------------------------------- datasets
-DATASETS = config.get("datasets", {})
+DATASETS = config["datasets"]
 for _name, _ds in DATASETS.items():
-    if not isinstance(_ds, dict) or "layout" not in _ds or "root" not in _ds:
-        raise WorkflowError(
-            f"invalid configuration: datasets.{_name} needs 'layout' and 'root' keys"
-        )
     try:
-        PreprocessOptions.from_dict(
-            {**PREPROCESS_OPTIONS.to_dict(), **_ds.get("preprocess", {})}
-        )
+        PreprocessOptions.from_dict({**PREPROCESS_OPTIONS.to_dict(), **_ds.get("preprocess", {})})
     except (ConfigError, TypeError, ValueError) as exc:
-        raise WorkflowError(f"invalid configuration: datasets.{_name}: {exc}")
+        _invalid(f"datasets.{_name}: {exc}")
     if not _ds.get("demo") and not Path(_ds["root"]).is_dir():
-        raise WorkflowError(
-            f"invalid configuration: datasets.{_name}.root = {_ds['root']!r} does not "
-            f"exist; point it at your copy of the dataset"
+        _invalid(
+            f"datasets.{_name}.root = {_ds['root']!r} does not exist; "
+            f"point it at your copy of the dataset"
         )
+
+# ---------------------------------------------------------------- test sets
+TESTSETS = {name: {"dataset": name, "methods": None} for name in DATASETS}
+for _name, _ts in config.get("testsets", {}).items():
+    if _ts["dataset"] not in DATASETS:
+        _invalid(f"testsets.{_name}.dataset = {_ts['dataset']!r} is not one of datasets")
+    TESTSETS[_name] = {"dataset": _ts["dataset"], "methods": _ts.get("methods")}
+
+# ---------------------------------------------------------------- experiments
+EXPERIMENTS = {}
+for _name, _ex in config["experiments"].items():
+    if _ex["dataset"] not in DATASETS:
+        _invalid(f"experiments.{_name}.dataset = {_ex['dataset']!r} is not one of datasets")
+    for _t in _ex["test"]:
+        if _t not in TESTSETS:
+            _invalid(f"experiments.{_name}.test: {_t!r} is neither a dataset nor a testset")
+    try:
+        _model = ModelConfig.from_dict(
+            {**MODEL_CONFIG.to_dict(), **_ex.get("model", {})}, where=f"experiments.{_name}.model"
+        )
+        _train = TrainConfig.from_dict({**TRAIN_CONFIG.__dict__, **_ex.get("train", {})})
+    except (ConfigError, TypeError, ValueError) as exc:
+        _invalid(f"experiments.{_name}: {exc}")
+    if (_model.sequence_length, _model.image_size) != (
+        MODEL_CONFIG.sequence_length,
+        MODEL_CONFIG.image_size,
+    ):
+        _invalid(
+            f"experiments.{_name}.model: sequence_length and image_size must match the "
+            f"model section (the face clips are extracted once, at that size)"
+        )
+    EXPERIMENTS[_name] = {
+        "dataset": _ex["dataset"],
+        "methods": _ex.get("methods"),
+        "test": list(_ex["test"]),
+        "model": _model.to_dict(),
+        "train": _train.__dict__,
+    }
+
+# ---------------------------------------------------------------- report
+REPORT = {"table1": {}, "table2": {}, **config.get("report", {})}
+for _table in ("table1", "table2"):
+    for _cell, _address in REPORT[_table].items():
+        try:
+            _exp, _test, _method = parse_cell(_address)
+        except ValueError as exc:
+            _invalid(f"report.{_table}.{_cell}: {exc}")
+        if _exp not in EXPERIMENTS or _test not in EXPERIMENTS[_exp]["test"]:
+            _invalid(
+                f"report.{_table}.{_cell} = {_address!r}: experiment {_exp!r} is not "
+                f"configured or is not evaluated on {_test!r}"
+            )
+
+EVALUATIONS = [(e, t) for e, ex in EXPERIMENTS.items() for t in ex["test"]]
+
+
+def _alternatives(names):
+    return "|".join(sorted(names)) or "none"
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS) or "none",
+    dataset=_alternatives(DATASETS),
+    experiment=_alternatives(EXPERIMENTS),
+    testset=_alternatives(TESTSETS),
 
 
+# ---------------------------------------------------------------- input functions
 def get_dataset_input(wildcards):
     """The demo data sets are made by rule demo_data; real ones exist already."""
     return "resources/demo" if DATASETS[wildcards.dataset].get("demo") else []
@@ -64,3 +137,34 @@ def get_dataset_options(wildcards):
 def get_preprocess_options(wildcards):
     """The preprocess section, with the dataset's own overrides (e.g. max_frames)."""
     return {**PREPROCESS_OPTIONS.to_dict(), **DATASETS[wildcards.dataset].get("preprocess", {})}
+
+
+def _data_of(dataset):
+    return {
+        "manifest": f"results/manifests/{dataset}.csv",
+        "faces": f"results/faces/{dataset}",
+    }
+
+
+def get_train_data(wildcards):
+    return _data_of(EXPERIMENTS[wildcards.experiment]["dataset"])
+
+
+def get_test_data(wildcards):
+    return _data_of(TESTSETS[wildcards.testset]["dataset"])
+
+
+def get_experiment(wildcards):
+    return EXPERIMENTS[wildcards.experiment]
+
+
+def get_testset(wildcards):
+    return TESTSETS[wildcards.testset]
+
+
+def all_predictions():
+    return [f"results/predictions/{e}/{t}.csv" for e, t in EVALUATIONS]
+
+
+def all_metrics():
+    return [f"results/metrics/{e}/{t}.json" for e, t in EVALUATIONS]

@@ -39,10 +39,6 @@ def main(model: dict, table: str, csv: str, summary: str, log: str | None = None
     Path(summary).parent.mkdir(parents=True, exist_ok=True)
     Path(summary).write_text(json.dumps(info, indent=2) + "\n")
     logging.info("configured model: %.2f GMACs/clip, %d parameters", cost.gmacs, cost.params)
-    logging.info(
-        "data, training, evaluation and report stages are not in this workflow yet: "
-        "it currently produces the model card only"
-    )
 
 
 if __name__ == "__main__":

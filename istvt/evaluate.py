@@ -1,0 +1,180 @@
+"""Evaluation: a trained model on one test set -> per-video predictions and metrics.
+
+Every video of the test split appears exactly once in the predictions table: scored
+videos with their score (mean of the clip scores), the others with the preprocessing
+status that kept them out. Metrics are computed on the scored videos and say how many
+were left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from istvt.checkpoint import load_checkpoint
+from istvt.data.dataset import ClipDataset
+from istvt.fsutil import atomic_path
+from istvt.metrics import bootstrap_ci, point_metrics
+from istvt.provenance import provenance as make_provenance
+
+log = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = [
+    "video_id",
+    "label",
+    "method",
+    "status",
+    "clips",
+    "score",
+    "clip_scores",
+]
+
+
+def select_videos(
+    manifest: pd.DataFrame, split: str, methods: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Rows of ``split``; with ``methods``, the real videos and the fakes of those methods."""
+    rows = manifest[manifest.split == split]
+    if methods:
+        methods = list(methods)
+        unknown = sorted(set(methods) - set(manifest.method))
+        if unknown:
+            raise ValueError(
+                f"methods {unknown} are not in the manifest (it has "
+                f"{sorted(set(manifest.method) - {'original'})})"
+            )
+        rows = rows[(rows.label == 0) | rows.method.isin(methods)]
+    return rows.reset_index(drop=True)
+
+
+def shard_paths(faces_dir: str | Path) -> list[Path]:
+    """The shards of a preprocessed data set, in order."""
+    faces_dir = Path(faces_dir)
+    paths = sorted(faces_dir.glob("shard-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
+    if not paths:
+        raise FileNotFoundError(f"{faces_dir}: no shard-*.npz files; run preprocessing first")
+    return paths
+
+
+def split_dataset(
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    split: str,
+    methods: Iterable[str] | None = None,
+    hflip: bool = False,
+) -> tuple[ClipDataset, pd.DataFrame]:
+    """Clips of one split (restricted to ``methods``) and the split's manifest rows."""
+    rows = select_videos(manifest, split, methods)
+    return ClipDataset(shard_paths(faces_dir), rows.video_id, hflip=hflip), rows
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A predictions CSV written by :func:`evaluate`."""
+    return pd.read_csv(path, dtype={"video_id": str, "method": str, "clip_scores": str})
+
+
+def predictions_table(
+    rows: pd.DataFrame, dataset: ClipDataset, scores: np.ndarray, status: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per video of ``rows``: its score, or its preprocessing status."""
+    clips = pd.DataFrame({"video_id": dataset.video_ids, "start": dataset.starts, "score": scores})
+    per_video = {
+        vid: g.sort_values("start")["score"].to_numpy() for vid, g in clips.groupby("video_id")
+    }
+    reasons = status.set_index("video_id")["status"].to_dict() if len(status) else {}
+    out = []
+    for r in rows.itertuples(index=False):
+        s = per_video.get(r.video_id)
+        out.append(
+            {
+                "video_id": r.video_id,
+                "label": int(r.label),
+                "method": r.method,
+                "status": "ok" if s is not None else reasons.get(r.video_id, "missing"),
+                "clips": 0 if s is None else len(s),
+                "score": float(s.mean()) if s is not None else np.nan,
+                "clip_scores": "" if s is None else " ".join(f"{v:.5f}" for v in s),
+            }
+        )
+    return pd.DataFrame(out, columns=PREDICTION_COLUMNS)
+
+
+def metrics_of(predictions: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> dict:
+    """Video- and clip-level ACC/AUC/EER/AP of a predictions table, video-level CIs."""
+    scored = predictions[predictions.status == "ok"]
+    video = point_metrics(scored.label.to_numpy(), scored.score.to_numpy())
+    ci = bootstrap_ci(scored.label.to_numpy(), scored.score.to_numpy(), n=bootstrap, seed=seed)
+    clip_labels, clip_scores = [], []
+    for r in scored.itertuples(index=False):
+        values = [float(v) for v in r.clip_scores.split()]
+        clip_scores += values
+        clip_labels += [r.label] * len(values)
+    clip = point_metrics(np.array(clip_labels), np.array(clip_scores))
+    return {
+        "videos": int(len(predictions)),
+        "scored": int(len(scored)),
+        "unscored": {
+            k: int(v)
+            for k, v in predictions[predictions.status != "ok"].groupby("status").size().items()
+        },
+        "real": int((scored.label == 0).sum()),
+        "fake": int((scored.label == 1).sum()),
+        "video": video,
+        "video_ci95": ci,
+        "clip": clip,
+        "clips": len(clip_scores),
+    }
+
+
+def evaluate(
+    checkpoint: str | Path,
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    out_predictions: str | Path,
+    out_metrics: str | Path,
+    methods: Iterable[str] | None = None,
+    split: str = "test",
+    batch_size: int = 16,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    device: str | None = None,
+    provenance: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Score the ``split`` of a preprocessed data set and write predictions + metrics."""
+    import torch
+
+    from istvt.train import predict
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_checkpoint(checkpoint, map_location=device).to(device).eval()
+    dataset, rows = split_dataset(manifest, faces_dir, split, methods)
+    if rows.empty:
+        raise ValueError(f"the {split} split has no videos (methods={methods})")
+    log.info("%s: scoring %d clips of %d videos", checkpoint, len(dataset), len(rows))
+    scores = predict(model, dataset, batch_size, device) if len(dataset) else np.zeros(0)
+    status_path = Path(faces_dir) / "status.csv"
+    status = pd.read_csv(status_path) if status_path.is_file() else pd.DataFrame()
+    table = predictions_table(rows, dataset, scores, status)
+    metrics = metrics_of(table, bootstrap, seed)
+    metrics["checkpoint"] = str(checkpoint)
+    metrics["split"] = split
+    metrics["methods"] = list(methods) if methods else None
+    metrics.update(extra or {})
+    metrics["provenance"] = provenance or make_provenance()
+    with atomic_path(out_predictions) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out_metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, default=_jsonable) + "\n")
+    return metrics
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Results tables (ours beside the paper's) and figures."""

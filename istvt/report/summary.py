@@ -1,0 +1,104 @@
+"""The Markdown summary of a workflow run: data, training, tables, figures, provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from istvt.provenance import provenance
+
+
+def _rel(path: str | Path, start: Path) -> str:
+    return Path(path).resolve().relative_to(start.resolve(), walk_up=True).as_posix()
+
+
+def data_section(faces_dirs: Mapping[str, str | Path]) -> list[str]:
+    lines = ["## Data", "", "| data set | videos | clips extracted | not usable (reason: count) |"]
+    lines.append("|---|---|---|---|")
+    for name, folder in faces_dirs.items():
+        status = pd.read_csv(Path(folder) / "status.csv")
+        ok = status[status.status == "ok"]
+        bad = status[status.status != "ok"].groupby("status").size().to_dict()
+        reasons = ", ".join(f"{k}: {v}" for k, v in bad.items()) or "none"
+        clips = int(ok["clips_written"].sum())
+        lines.append(f"| {name} | {len(status)} | {clips} | {reasons} |")
+    return lines + [""]
+
+
+def training_section(logs: Mapping[str, str | Path], experiments: Mapping[str, dict]) -> list[str]:
+    lines = [
+        "## Training",
+        "",
+        "Model selected on the validation split (never the test split).",
+        "",
+        "| experiment | trained on | methods | epochs | selected epoch | val video ACC % | "
+        "val video AUC % | time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, path in logs.items():
+        log = pd.read_csv(path)
+        best = log[log.selected == 1].iloc[-1]
+        ex = experiments[name]
+        methods = ", ".join(ex.get("methods") or []) or "all"
+        minutes = log.seconds.sum() / 60
+        lines.append(
+            f"| {name} | {ex['dataset']} | {methods} | {len(log)} | {int(best.epoch)} | "
+            f"{100 * best.val_video_acc:.1f} | {100 * best.val_video_auc:.1f} | "
+            f"{minutes:.1f} min |"
+        )
+    return lines + [""]
+
+
+def write_summary(
+    out: str | Path,
+    tables: Mapping[str, str | Path],
+    figures: Mapping[str, str | Path],
+    faces_dirs: Mapping[str, str | Path],
+    train_logs: Mapping[str, str | Path],
+    experiments: Mapping[str, dict],
+    model_cost: str | Path,
+    config: dict,
+) -> None:
+    """Write ``out`` (Markdown); paths inside it are relative to its folder."""
+    out = Path(out)
+    here = out.parent
+    prov = provenance()
+    lines = [
+        "# ISTVT reproduction: results",
+        "",
+        f"Generated {dt.datetime.now().isoformat(timespec='seconds')} by istvt "
+        f"{prov['versions'].get('istvt')} at git commit `{prov['git_commit']}`.",
+        "",
+    ]
+    lines += data_section(faces_dirs)
+    lines += training_section(train_logs, experiments)
+    lines += ["## Results", ""]
+    for path in tables.values():
+        lines += [Path(path).read_text().rstrip(), ""]
+    lines += ["## Figures", ""]
+    for title, path in figures.items():
+        lines += [f"### {title}", "", f"![{title}]({_rel(path, here)})", ""]
+    lines += ["## Model cost", "", Path(model_cost).read_text().rstrip(), ""]
+    lines += [
+        "## Provenance",
+        "",
+        "Package versions:",
+        "",
+        "```json",
+        json.dumps(prov["versions"], indent=2),
+        "```",
+        "",
+        "Configuration of this run:",
+        "",
+        "```yaml",
+        yaml.safe_dump(config, sort_keys=False).rstrip(),
+        "```",
+        "",
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))

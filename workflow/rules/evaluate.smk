@@ -1,0 +1,24 @@
+# Evaluation: every trained model on each of its test sets (in- and cross-dataset).
+
+
+rule evaluate:
+    input:
+        unpack(get_test_data),
+        model="results/models/{experiment}/best_model.pth",
+    output:
+        predictions="results/predictions/{experiment}/{testset}.csv",
+        metrics="results/metrics/{experiment}/{testset}.json",
+    params:
+        testset=get_testset,
+        evaluate=EVALUATE,
+        seed=config.get("seed", 0),
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/evaluate/{experiment}/{testset}.log",
+    benchmark:
+        "benchmarks/evaluate/{experiment}/{testset}.tsv"
+    threads: 1
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,107 @@
+# Tables beside the paper's, figures, and the Markdown summary of a run.
+
+
+rule tables:
+    input:
+        predictions=all_predictions(),
+        metrics=all_metrics(),
+    output:
+        table1=report(
+            "results/tables/table1_in_dataset.csv",
+            caption="../report/table1.rst",
+            category="Results",
+            subcategory="Tables",
+        ),
+        table1_md="results/tables/table1_in_dataset.md",
+        table2=report(
+            "results/tables/table2_cross_dataset.csv",
+            caption="../report/table2.rst",
+            category="Results",
+            subcategory="Tables",
+        ),
+        table2_md="results/tables/table2_cross_dataset.md",
+        matrix=report(
+            "results/tables/all_results.csv",
+            caption="../report/all_results.rst",
+            category="Results",
+            subcategory="Tables",
+        ),
+        matrix_md="results/tables/all_results.md",
+    params:
+        evaluations=EVALUATIONS,
+        report=REPORT,
+        train_sets={e: ex["dataset"] for e, ex in EXPERIMENTS.items()},
+        testsets=TESTSETS,
+        bootstrap=EVALUATE["bootstrap"],
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/tables.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+rule roc_figure:
+    input:
+        predictions=lambda w: [
+            f"results/predictions/{w.experiment}/{t}.csv" for t in EXPERIMENTS[w.experiment]["test"]
+        ],
+    output:
+        report(
+            "results/figures/roc_{experiment}.png",
+            caption="../report/roc.rst",
+            category="Results",
+            subcategory="ROC curves",
+            labels={"experiment": "{experiment}"},
+        ),
+    params:
+        testsets=lambda w: EXPERIMENTS[w.experiment]["test"],
+    log:
+        "logs/roc_figure/{experiment}.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/roc_figure.py"
+
+
+rule training_figure:
+    input:
+        logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
+    output:
+        report(
+            "results/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+        ),
+    params:
+        experiments=list(EXPERIMENTS),
+    log:
+        "logs/training_figure.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/training_figure.py"
+
+
+rule summary:
+    input:
+        tables=rules.tables.output,
+        model_cost="results/tables/model_cost.md",
+        model_summary="results/model/summary.json",
+        figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),
+        training="results/figures/training_curves.png",
+        train_logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
+        status=expand("results/faces/{dataset}", dataset=DATASETS),
+    output:
+        "results/report.md",
+    params:
+        config=config,
+        experiments=EXPERIMENTS,
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/summary.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/summary.py"

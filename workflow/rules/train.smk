@@ -1,0 +1,24 @@
+# Training: one model per configured experiment, selected on its validation split.
+
+
+rule train:
+    input:
+        unpack(get_train_data),
+    output:
+        model="results/models/{experiment}/best_model.pth",
+        log_csv="results/models/{experiment}/train_log.csv",
+    params:
+        experiment=get_experiment,
+        state="resources/work/train/{experiment}/state.pt",
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/train/{experiment}.log",
+    benchmark:
+        "benchmarks/train/{experiment}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,24 @@
+"""The Markdown summary of the run, results/report.md (rule summary)."""
+
+import logging
+
+from istvt.report.summary import write_summary
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+logging.basicConfig(
+    filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+)
+experiments = sm.params.experiments
+figures = {f"ROC curves: {e}": p for e, p in zip(experiments, sm.input.figures, strict=True)}
+figures["Training curves"] = sm.input.training
+write_summary(
+    sm.output[0],
+    tables={k: sm.input.tables[k] for k in ("table1_md", "table2_md", "matrix_md")},
+    figures=figures,
+    faces_dirs={p.split("/")[-1]: p for p in sm.input.status},
+    train_logs=dict(zip(experiments, sm.input.train_logs, strict=True)),
+    experiments=experiments,
+    model_cost=sm.input.model_cost,
+    config=sm.config,
+)
+logging.info("wrote %s", sm.output[0])

@@ -1,0 +1,40 @@
+"""Tables I and II beside the paper's, and every experiment x test set (rule tables)."""
+
+import json
+import logging
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from istvt.evaluate import read_predictions
+from istvt.fsutil import atomic_path
+from istvt.report.tables import matrix_markdown, results_matrix, table1, table2
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+logging.basicConfig(
+    filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+)
+pairs = [tuple(p) for p in sm.params.evaluations]
+predictions = dict(zip(pairs, sm.input.predictions, strict=True))
+metrics = {p: json.loads(Path(f).read_text()) for p, f in zip(pairs, sm.input.metrics, strict=True)}
+
+
+@cache
+def load(experiment: str, testset: str) -> pd.DataFrame:
+    return read_predictions(predictions[(experiment, testset)])
+
+
+def write(df: pd.DataFrame, md: str, csv_path: str, md_path: str) -> None:
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(md)
+    logging.info("wrote %s and %s", csv_path, md_path)
+
+
+report = sm.params.report
+write(*table1(report["table1"], load, sm.params.bootstrap), sm.output.table1, sm.output.table1_md)
+write(*table2(report["table2"], load, sm.params.bootstrap), sm.output.table2, sm.output.table2_md)
+matrix = results_matrix(metrics, sm.params.train_sets)
+write(matrix, matrix_markdown(matrix), sm.output.matrix, sm.output.matrix_md)
