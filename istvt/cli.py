@@ -137,12 +137,18 @@ def cmd_infer(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.model).eval()
     options = replace(options_for(model), clips_per_video=args.clips)
     if args.video:
-        row = infer_video(model, args.video, options)
+        figure = None
+        if args.visualize:
+            folder = Path(args.output_dir or ".")
+            figure = folder / f"{Path(args.video).stem}.clips.png"
+        row = infer_video(model, args.video, options, figure=figure)
         if row["status"] != "ok":
             print(f"{args.video}: no score ({row['status']}: {row['detail']})")
             return 1
         print(f"{args.video}: fake probability {row['score']:.4f} ({row['label']})")
         print(f"clip scores: {row['clip_scores']}")
+        if figure:
+            print(f"figure: {figure}")
         return 0
     if not args.output_dir:
         raise ValueError("--video_dir needs --output_dir")
@@ -200,7 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="istvt checkpoint (.pth)")
     p.add_argument("--video", help="one video file")
     p.add_argument("--video_dir", help="a folder of videos (searched recursively)")
-    p.add_argument("--output_dir", help="with --video_dir: where predictions.csv goes")
+    p.add_argument("--output_dir", help="where predictions.csv (--video_dir) or the figure goes")
+    p.add_argument(
+        "--visualize",
+        action="store_true",
+        help="with --video: write VIDEO.clips.png, the aligned clips with their scores",
+    )
     p.add_argument("--clips", type=int, default=4, help="clips per video (default 4)")
     p.set_defaults(func=cmd_infer)
     return parser

@@ -30,9 +30,16 @@ def options_for(model: ISTVT, base: PreprocessOptions | None = None) -> Preproce
 
 @torch.no_grad()
 def infer_video(
-    model: ISTVT, path: str | Path, options: PreprocessOptions, threshold: float = 0.5
+    model: ISTVT,
+    path: str | Path,
+    options: PreprocessOptions,
+    threshold: float = 0.5,
+    figure: str | Path | None = None,
 ) -> dict:
-    """Score one video. A video without usable clips gets its status and no score."""
+    """Score one video. A video without usable clips gets its status and no score.
+
+    With ``figure``, also write a picture of the aligned clips with their scores.
+    """
     try:
         status, clips = process_video(str(path), options)
     except Exception as exc:  # one bad video must not end a folder run
@@ -53,6 +60,16 @@ def infer_video(
         row["score"] = float(scores.mean())
         row["label"] = "fake" if row["score"] > threshold else "real"
         row["clip_scores"] = " ".join(f"{s:.4f}" for s in scores)
+        if figure:
+            from istvt.report.figures import clips_figure
+
+            clips_figure(
+                [c.frames for _, c in clips],
+                [start for start, _ in clips],
+                scores,
+                figure,
+                title=f"{Path(path).name}: fake probability {row['score']:.3f}",
+            )
     return row
 
 

@@ -279,6 +279,7 @@ def train(
             "provenance": provenance or make_provenance(),
         },
     )
+    state_path.unlink(missing_ok=True)  # finished: nothing left to resume
     return best_row
 
 

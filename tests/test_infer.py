@@ -113,3 +113,13 @@ def test_an_unexpected_failure_is_recorded_and_the_folder_goes_on(setup, monkeyp
     row = table[table.video.str.endswith("/a.mp4")].iloc[0]
     assert row.status == "error" and "MemoryError: simulated" in row.detail
     assert len(table) == 4 and (table.status == "ok").sum() == 1
+
+
+def test_visualize_writes_the_clips_figure(setup, tmp_path, capsys):
+    video = setup / "videos" / "a.mp4"
+    args = ["infer", "--model", str(setup / "model.pth"), "--video", str(video)]
+    code = main([*args, "--clips", "2", "--visualize", "--output_dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    figure = tmp_path / "a.clips.png"
+    assert code == 0 and f"figure: {figure}" in out
+    assert figure.read_bytes()[:4] == b"\x89PNG"

@@ -95,8 +95,8 @@ def test_training_learns_logs_and_selects_on_validation(data, tmp_path):
     assert point_metrics(data[1].labels, prob)["acc"] == pytest.approx(best["val_clip_acc"])
 
 
-def test_same_seed_same_weights_and_resume_after_a_kill(data, tmp_path, monkeypatch):
-    _, ref = run(data, tmp_path, name="ref")
+def kill_in_epoch_two(monkeypatch):
+    """Make training die (as if killed) during epoch 2; returns a function undoing it."""
     import istvt.train as train_module
 
     real = train_module.evaluate_split
@@ -109,10 +109,16 @@ def test_same_seed_same_weights_and_resume_after_a_kill(data, tmp_path, monkeypa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "evaluate_split", dies_in_epoch_two)
+    return lambda: monkeypatch.setattr(train_module, "evaluate_split", real)
+
+
+def test_same_seed_same_weights_and_resume_after_a_kill(data, tmp_path, monkeypatch):
+    _, ref = run(data, tmp_path, name="ref")
+    restore = kill_in_epoch_two(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run(data, tmp_path, name="killed")
     assert not (tmp_path / "killed" / "model.pth").exists()
-    monkeypatch.setattr(train_module, "evaluate_split", real)
+    restore()
     run(data, tmp_path, name="killed")  # resumes after epoch 1
     a = read_checkpoint(ref / "model.pth")["state_dict"]
     b = read_checkpoint(tmp_path / "killed" / "model.pth")["state_dict"]
@@ -121,11 +127,16 @@ def test_same_seed_same_weights_and_resume_after_a_kill(data, tmp_path, monkeypa
     assert pd.read_csv(tmp_path / "killed" / "log.csv").epoch.tolist() == [1, 2, 3]
 
 
-def test_a_changed_config_does_not_resume(data, tmp_path, caplog):
-    run(data, tmp_path, cfg=TrainConfig(epochs=1, batch_size=4, lr=0.05), name="x")
+def test_a_changed_config_does_not_resume(data, tmp_path, caplog, monkeypatch):
+    restore = kill_in_epoch_two(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run(data, tmp_path, cfg=TrainConfig(epochs=2, batch_size=4, lr=0.05), name="x")
+    assert (tmp_path / "x" / "state.pt").exists()
+    restore()
     caplog.set_level("WARNING")
-    run(data, tmp_path, cfg=TrainConfig(epochs=1, batch_size=4, lr=0.01), name="x")
+    run(data, tmp_path, cfg=TrainConfig(epochs=2, batch_size=4, lr=0.01), name="x")
     assert "another configuration" in caplog.text
+    assert not (tmp_path / "x" / "state.pt").exists()  # finished: state removed
 
 
 def test_empty_split_is_a_clear_error(data, tmp_path):

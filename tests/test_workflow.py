@@ -1,7 +1,14 @@
 """The Snakemake workflow on a tiny configuration, run for real in a temporary folder."""
 
+import json
+import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -37,6 +44,21 @@ TINY = {
             "options": {"val_fraction": 0.2},
             "preprocess": {"max_frames": None},
         },
+    },
+    "train": {"epochs": 2, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3},
+    "evaluate": {"bootstrap": 50},
+    "experiments": {
+        "ffpp": {"dataset": "ffpp_demo", "test": ["ffpp_demo", "dfdc_demo", "ffpp_fs"]},
+        "dfdc": {"dataset": "dfdc_demo", "test": ["dfdc_demo"]},
+    },
+    "testsets": {"ffpp_fs": {"dataset": "ffpp_demo", "methods": ["FaceSwap"]}},
+    "report": {
+        "table1": {
+            "ffpp_c23/FaceSwap": "ffpp/ffpp_demo/FaceSwap",
+            "ffpp_c23/Deepfakes": "ffpp/ffpp_demo/Deepfakes",
+            "dfdc_preview": "dfdc/dfdc_demo",
+        },
+        "table2": {"dfdc": "ffpp/dfdc_demo"},
     },
 }
 
@@ -98,6 +120,9 @@ def test_missing_dataset_root_names_the_key(tmp_path):
     config = {
         **TINY,
         "datasets": {"celebdf": {"layout": "celebdf", "root": str(tmp_path / "nowhere")}},
+        "experiments": {"celebdf": {"dataset": "celebdf", "test": ["celebdf"]}},
+        "testsets": {},
+        "report": {},
     }
     proc = snakemake(tmp_path, config, "-n")
     assert proc.returncode != 0
@@ -112,5 +137,179 @@ def test_default_config_plans_every_stage():
         text=True,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for rule in ("demo_data", "manifest", "preprocess", "model_card"):
-        assert rule in proc.stdout
+    for rule in (
+        "demo_data",
+        "manifest",
+        "preprocess",
+        "model_card",
+        "train",
+        "evaluate",
+        "tables",
+        "roc_figure",
+        "training_figure",
+        "summary",
+    ):
+        assert f"rule {rule}:" in proc.stdout
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run -> {rule: count}."""
+    stats = output.split("Job stats:")[-1].split("total")[0]
+    jobs = {}
+    for line in stats.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_results_tables_figures_and_report(tiny_run):
+    from istvt.checkpoint import load_checkpoint
+    from istvt.evaluate import read_predictions
+    from istvt.model.flops import paper_results
+
+    res = tiny_run / "results"
+    evaluations = [(e, t) for e, ex in TINY["experiments"].items() for t in ex["test"]]
+    for experiment, testset in evaluations:
+        dataset = TINY["testsets"].get(testset, {"dataset": testset})["dataset"]
+        manifest = pd.read_csv(res / "manifests" / f"{dataset}.csv")
+        expected = manifest[manifest.split == "test"]
+        if testset == "ffpp_fs":
+            expected = expected[(expected.label == 0) | (expected.method == "FaceSwap")]
+        pred = read_predictions(res / "predictions" / experiment / f"{testset}.csv")
+        assert sorted(pred.video_id) == sorted(expected.video_id)  # each test video once
+        assert pred.score.between(0, 1).all() and (pred.status == "ok").all()
+        metrics = json.loads((res / "metrics" / experiment / f"{testset}.json").read_text())
+        assert metrics["videos"] == len(expected) and 0 <= metrics["video"]["acc"] <= 1
+        assert (
+            metrics["video_ci95"]["acc_lo"]
+            <= metrics["video"]["acc"]
+            <= metrics["video_ci95"]["acc_hi"]
+        )
+        assert metrics["provenance"]["git_commit"] and "torch" in metrics["provenance"]["versions"]
+        assert metrics["provenance"]["config"]["experiments"] == TINY["experiments"]
+    for experiment in TINY["experiments"]:
+        log = pd.read_csv(res / "models" / experiment / "train_log.csv")
+        assert list(log.epoch) == [1, 2] and log.selected.sum() >= 1
+        model = load_checkpoint(res / "models" / experiment / "best_model.pth")
+        assert model.cfg.image_size == 64
+    paper = paper_results()
+    t1 = pd.read_csv(res / "tables" / "table1_in_dataset.csv").set_index("cell")
+    assert len(t1) == 10
+    assert (
+        t1.loc["ffpp_c23/FaceSwap", "paper_acc"] == paper["table1_accuracy"]["ffpp_c23"]["FaceSwap"]
+    )
+    for cell in TINY["report"]["table1"]:
+        assert 0 <= t1.loc[cell, "ours_acc"] <= 100 and t1.loc[cell, "videos"] > 0
+    assert t1.loc[["ffpp_c40/Face2Face", "celebdf"], "ours_acc"].isna().all()
+    t2 = pd.read_csv(res / "tables" / "table2_cross_dataset.csv").set_index("cell")
+    assert t2.loc["dfdc", "paper_auc"] == paper["table2_cross_auc"]["dfdc"]
+    assert 0 <= t2.loc["dfdc", "ours_auc"] <= 100
+    matrix = pd.read_csv(res / "tables" / "all_results.csv")
+    assert len(matrix) == len(evaluations)
+    assert set(matrix[matrix.experiment == "ffpp"].kind) == {"in-dataset", "cross"}
+    for name in ("roc_ffpp.png", "roc_dfdc.png", "training_curves.png"):
+        assert (res / "figures" / name).read_bytes()[:4] == b"\x89PNG"
+    report = (res / "report.md").read_text()
+    assert "Table I" in report and "Table II" in report and "git commit" in report
+    for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
+        assert (res / link).is_file(), link
+
+
+def test_html_report(tiny_run):
+    proc = snakemake(tiny_run, TINY, "--report", "report.html")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (tiny_run / "report.html").read_text(errors="replace")
+    assert "table1_in_dataset.csv" in html and "roc_ffpp.png" in html
+
+
+def test_training_resumes_after_the_workflow_is_killed(tiny_run, tmp_path):
+    work = tmp_path / "run"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    for sub in ("models", "predictions", "metrics", "tables", "figures"):
+        shutil.rmtree(work / "results" / sub, ignore_errors=True)
+    config = {**TINY, "train": {**TINY["train"], "epochs": 25}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    args = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "1",
+        "results/models/dfdc/best_model.pth",
+    ]
+    state = work / "resources" / "work" / "train" / "dfdc" / "state.pt"
+    proc = subprocess.Popen(
+        args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # a crash: no clean-up of any kind
+    proc.wait()
+    assert state.exists() and not (work / "results" / "models" / "dfdc" / "best_model.pth").exists()
+    subprocess.run(args + ["--unlock"], capture_output=True, check=True)  # the kill's lock
+    done = subprocess.run(args + ["--rerun-incomplete"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (work / "logs" / "train" / "dfdc.log").read_text()
+    assert "resuming after epoch" in log
+    epochs = pd.read_csv(work / "results" / "models" / "dfdc" / "train_log.csv").epoch
+    assert list(epochs) == list(range(1, 26))
+    assert not state.exists()  # removed once the model is written
+
+
+def _paper_config(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    for name, ds in config["datasets"].items():
+        ds["root"] = str(tmp_path / "data" / name)
+        Path(ds["root"]).mkdir(parents=True)
+    return config
+
+
+def test_paper_config_plans_the_papers_protocol(tmp_path):
+    config = _paper_config(tmp_path)
+    proc = snakemake(tmp_path, config, "-n")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["manifest"] == jobs["preprocess"] == 5
+    assert jobs["train"] == 11  # 2 compressions x 4 methods, Celeb-DF, DFDC-P, FF++ (all)
+    assert jobs["evaluate"] == 14
+    assert jobs["roc_figure"] == 11 and jobs["summary"] == 1
+    for cell in ("ffpp_c40/NeuralTextures", "celebdf", "dfdc_preview"):
+        assert cell in config["report"]["table1"]
+    assert set(config["report"]["table2"]) == {"celebdf", "dfdc", "faceshifter"}
+
+
+def test_paper_config_without_data_names_the_root_key(tmp_path):
+    config = _paper_config(tmp_path)
+    shutil.rmtree(config["datasets"]["celebdf"]["root"])
+    proc = snakemake(tmp_path, config, "-n")
+    assert proc.returncode != 0
+    assert "datasets.celebdf.root" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trian": {"epochs": 3}}, "trian"),
+        ({"train": {"epochs": 0}}, "train.epochs"),
+        ({"experiments": {"x": {"dataset": "nope", "test": ["dfdc_demo"]}}}, "experiments.x"),
+        ({"experiments": {"x": {"dataset": "dfdc_demo", "test": ["nope"]}}}, "nope"),
+        ({"report": {"table2": {"celebdf": "ffpp/celebdf_demo"}}}, "report.table2.celebdf"),
+        ({"report": {"table1": {"ffpp_c99/X": "ffpp/ffpp_demo"}}}, "ffpp_c99/X"),
+    ],
+)
+def test_invalid_workflow_config_fails_before_any_job(tmp_path, change, message):
+    config = {**TINY, **change}
+    if "experiments" in change:
+        config["report"] = {}
+    proc = snakemake(tmp_path, config, "-n")
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()

@@ -66,3 +66,21 @@ def training_figure(logs: Mapping[str, pd.DataFrame], out: str | Path) -> None:
     axes[1].legend(fontsize=7, title="dotted: selected epoch", title_fontsize=7)
     fig.tight_layout()
     _save(fig, out)
+
+
+def clips_figure(clips: list, starts: list[int], scores, out: str | Path, title: str = "") -> None:
+    """The aligned face frames the model saw, one row per clip, with the clip's score."""
+    rows, cols = len(clips), len(clips[0])
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows), squeeze=False)
+    for r, (frames, start, score) in enumerate(zip(clips, starts, scores, strict=True)):
+        for t in range(cols):
+            ax = axes[r][t]
+            ax.imshow(frames[t])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if t == 0:
+                ax.set_ylabel(f"frame {start}\np(fake) {score:.3f}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +15,7 @@ from istvt.provenance import provenance
 
 
 def _rel(path: str | Path, start: Path) -> str:
-    return Path(path).resolve().relative_to(start.resolve(), walk_up=True).as_posix()
+    return Path(os.path.relpath(Path(path).resolve(), start.resolve())).as_posix()
 
 
 def data_section(faces_dirs: Mapping[str, str | Path]) -> list[str]:
@@ -45,11 +46,12 @@ def training_section(logs: Mapping[str, str | Path], experiments: Mapping[str, d
         best = log[log.selected == 1].iloc[-1]
         ex = experiments[name]
         methods = ", ".join(ex.get("methods") or []) or "all"
-        minutes = log.seconds.sum() / 60
+        seconds = log.seconds.sum()
+        took = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
         lines.append(
             f"| {name} | {ex['dataset']} | {methods} | {len(log)} | {int(best.epoch)} | "
             f"{100 * best.val_video_acc:.1f} | {100 * best.val_video_auc:.1f} | "
-            f"{minutes:.1f} min |"
+            f"{took} |"
         )
     return lines + [""]
 
@@ -83,7 +85,8 @@ def write_summary(
     lines += ["## Figures", ""]
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({_rel(path, here)})", ""]
-    lines += ["## Model cost", "", Path(model_cost).read_text().rstrip(), ""]
+    cost = Path(model_cost).read_text().rstrip().removeprefix("# Cost per clip: ")
+    lines += ["## Model cost", "", "Cost per clip: " + cost, ""]
     lines += [
         "## Provenance",
         "",

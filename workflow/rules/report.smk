@@ -86,7 +86,9 @@ rule training_figure:
 
 rule summary:
     input:
-        tables=rules.tables.output,
+        table1=rules.tables.output.table1_md,
+        table2=rules.tables.output.table2_md,
+        matrix=rules.tables.output.matrix_md,
         model_cost="results/tables/model_cost.md",
         model_summary="results/model/summary.json",
         figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),

@@ -13,7 +13,7 @@ figures = {f"ROC curves: {e}": p for e, p in zip(experiments, sm.input.figures, 
 figures["Training curves"] = sm.input.training
 write_summary(
     sm.output[0],
-    tables={k: sm.input.tables[k] for k in ("table1_md", "table2_md", "matrix_md")},
+    tables={k: sm.input[k] for k in ("table1", "table2", "matrix")},
     figures=figures,
     faces_dirs={p.split("/")[-1]: p for p in sm.input.status},
     train_logs=dict(zip(experiments, sm.input.train_logs, strict=True)),
