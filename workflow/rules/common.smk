@@ -9,7 +9,7 @@ from istvt import __version__ as ISTVT_VERSION
 from istvt.config import ConfigError, ModelConfig
 from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
-from istvt.report.tables import parse_cell
+from istvt.report.tables import TABLE1_CELLS, TABLE2_CELLS, parse_cell
 from istvt.train import TrainConfig
 
 
@@ -91,8 +91,10 @@ for _name, _ex in config["experiments"].items():
 
 # ---------------------------------------------------------------- report
 REPORT = {"table1": {}, "table2": {}, **config.get("report", {})}
-for _table in ("table1", "table2"):
+for _table, _cells in (("table1", TABLE1_CELLS), ("table2", TABLE2_CELLS)):
     for _cell, _address in REPORT[_table].items():
+        if _cell not in _cells:
+            _invalid(f"report.{_table}: unknown cell {_cell!r}; cells are {', '.join(_cells)}")
         try:
             _exp, _test, _method = parse_cell(_address)
         except ValueError as exc:
