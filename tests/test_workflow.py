@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -313,3 +314,26 @@ def test_invalid_workflow_config_fails_before_any_job(tmp_path, change, message)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_infer_with_a_trained_model_on_demo_videos_and_a_broken_file(tiny_run, tmp_path):
+    from istvt.cli import main
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    demo = sorted((tiny_run / "resources" / "demo" / "ffpp").rglob("*.mp4"))[:3]
+    for k, path in enumerate(demo):
+        shutil.copy(path, folder / f"{k}_{path.name}")
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00 truncated download")
+    model = tiny_run / "results" / "models" / "ffpp" / "best_model.pth"
+    out = tmp_path / "out"
+    code = main(
+        ["infer", "--model", str(model), "--video_dir", str(folder), "--output_dir", str(out)]
+    )
+    assert code == 0
+    table = pd.read_csv(out / "predictions.csv")
+    assert len(table) == 4  # every file listed, the broken one with its reason
+    broken = table[table.video.str.endswith("broken.mp4")].iloc[0]
+    assert broken.status != "ok" and np.isnan(broken.score)
+    scored = table[table.status == "ok"]
+    assert len(scored) == 3 and scored.score.between(0, 1).all()

@@ -57,6 +57,7 @@ rule roc_figure:
         ),
     params:
         testsets=lambda w: EXPERIMENTS[w.experiment]["test"],
+        istvt_version=ISTVT_VERSION,
     log:
         "logs/roc_figure/{experiment}.log",
     conda:
@@ -76,6 +77,7 @@ rule training_figure:
         ),
     params:
         experiments=list(EXPERIMENTS),
+        istvt_version=ISTVT_VERSION,
     log:
         "logs/training_figure.log",
     conda:
