@@ -173,3 +173,23 @@ def test_metrics_on_hand_made_scores():
     videos = video_scores(clips)
     assert videos.score.tolist() == pytest.approx([0.4, 0.3])
     assert videos.clips.tolist() == [2, 1]
+
+
+def test_curve_metrics_agree_with_scikit_learn_including_ties():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from istvt.metrics import curve_metrics
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(200):
+        n = int(rng.integers(2, 40))
+        labels = rng.integers(0, 2, n)
+        if labels.sum() in (0, n):
+            continue
+        scores = np.round(rng.random(n), 1)  # many ties
+        auc, _, ap = curve_metrics(labels, scores)
+        assert auc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+        assert ap == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+        checked += 1
+    assert checked > 150
