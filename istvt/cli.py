@@ -162,6 +162,74 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sections(path: str | None) -> dict:
+    from istvt.config import load_yaml
+
+    return load_yaml(path) if path else {}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    import torch
+
+    from istvt.data.manifest import read_manifest
+    from istvt.train import TrainConfig, train_experiment
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    config = _sections(args.config)
+    model_cfg = ModelConfig.from_dict(config.get("model"), where=f"{args.config}: model")
+    train_cfg = TrainConfig.from_dict(
+        {"seed": config.get("seed", 0), **config.get("train", {}), **_parse_options(args.option)}
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out_dir)
+    best = train_experiment(
+        read_manifest(args.manifest),
+        args.faces,
+        model_cfg,
+        train_cfg,
+        out / "best_model.pth",
+        Path(args.state) if args.state else out / "train_state.pt",
+        out / "train_log.csv",
+        methods=args.methods,
+        device=args.device,
+    )
+    print(
+        f"wrote {out / 'best_model.pth'} (epoch {best['epoch']}, validation video AUC "
+        f"{best['val_video_auc']:.3f}, accuracy {best['val_video_acc']:.3f})"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import logging
+
+    from istvt.data.manifest import read_manifest
+    from istvt.evaluate import evaluate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    out = Path(args.out_dir)
+    m = evaluate(
+        args.model,
+        read_manifest(args.manifest),
+        args.faces,
+        out / "predictions.csv",
+        out / "metrics.json",
+        methods=args.methods,
+        split=args.split,
+        bootstrap=args.bootstrap,
+        device=args.device,
+    )
+    v, ci = m["video"], m["video_ci95"]
+    print(f"{m['scored']} of {m['videos']} videos scored; video level:")
+    for k in ("acc", "auc", "eer", "ap"):
+        print(f"  {k.upper():4s} {v[k]:.4f}  [{ci[f'{k}_lo']:.4f}, {ci[f'{k}_hi']:.4f}]")
+    print(f"wrote {out / 'predictions.csv'} and {out / 'metrics.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="istvt", description="ISTVT deepfake detection: model, data, training, analysis"
@@ -201,6 +269,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video_ids", nargs="+", help="only these videos")
     _add_option_arg(p, "preprocess option, e.g. clips_per_video=4 or max_frames=270")
     p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("train", help="train on a preprocessed data set, select on validation")
+    p.add_argument("manifest", help="manifest CSV (istvt manifest)")
+    p.add_argument("faces", help="folder of aligned-clip shards (istvt preprocess)")
+    p.add_argument("out_dir", help="gets best_model.pth and train_log.csv")
+    p.add_argument("--config", help="YAML with 'model:' and 'train:' sections")
+    p.add_argument("--methods", nargs="+", help="train on these fake methods only")
+    p.add_argument("--state", help="resumable training state (default OUT_DIR/train_state.pt)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    _add_option_arg(p, "train option overriding the config, e.g. epochs=5 or lr=1e-4")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a split; per-video predictions and metrics")
+    p.add_argument("model", help="istvt checkpoint (.pth)")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("faces", help="folder of aligned-clip shards")
+    p.add_argument("out_dir", help="gets predictions.csv and metrics.json")
+    p.add_argument("--methods", nargs="+", help="real videos plus these fake methods only")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
+    p.add_argument("--device", help="cpu, cuda ... (default: cuda if available)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("infer", help="fake probability of a video or of every video in a folder")
     p.add_argument("--model", required=True, help="istvt checkpoint (.pth)")

@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from istvt import __version__ as ISTVT_VERSION
 from istvt.config import ConfigError, ModelConfig
+from istvt.data.demo import WRITERS as DEMO_LAYOUTS
 from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
 from istvt.report.tables import TABLE1_CELLS, TABLE2_CELLS, parse_cell
@@ -37,6 +38,7 @@ except (ConfigError, TypeError, ValueError) as exc:
     _invalid(exc)
 
 EVALUATE = {"bootstrap": 1000, "batch_size": 16, **config.get("evaluate", {})}
+THREADS = {"train": 8, "evaluate": 1, **config.get("threads", {})}
 
 # ---------------------------------------------------------------- datasets
 DATASETS = config["datasets"]
@@ -45,7 +47,13 @@ for _name, _ds in DATASETS.items():
         PreprocessOptions.from_dict({**PREPROCESS_OPTIONS.to_dict(), **_ds.get("preprocess", {})})
     except (ConfigError, TypeError, ValueError) as exc:
         _invalid(f"datasets.{_name}: {exc}")
-    if not _ds.get("demo") and not Path(_ds["root"]).is_dir():
+    if _ds.get("demo"):
+        if _ds["layout"] not in DEMO_LAYOUTS or _ds["root"] != f"resources/demo/{_ds['layout']}":
+            _invalid(
+                f"datasets.{_name}: a demo data set has layout one of {', '.join(DEMO_LAYOUTS)} "
+                f"and root resources/demo/<layout>"
+            )
+    elif not Path(_ds["root"]).is_dir():
         _invalid(
             f"datasets.{_name}.root = {_ds['root']!r} does not exist; "
             f"point it at your copy of the dataset"
@@ -116,12 +124,14 @@ wildcard_constraints:
     dataset=_alternatives(DATASETS),
     experiment=_alternatives(EXPERIMENTS),
     testset=_alternatives(TESTSETS),
+    demo=_alternatives(DEMO_LAYOUTS),
 
 
 # ---------------------------------------------------------------- input functions
 def get_dataset_input(wildcards):
     """The demo data sets are made by rule demo_data; real ones exist already."""
-    return "resources/demo" if DATASETS[wildcards.dataset].get("demo") else []
+    ds = DATASETS[wildcards.dataset]
+    return f"resources/demo/{ds['layout']}" if ds.get("demo") else []
 
 
 def get_dataset_layout(wildcards):

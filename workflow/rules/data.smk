@@ -3,14 +3,14 @@
 
 rule demo_data:
     output:
-        directory("resources/demo"),
+        directory("resources/demo/{demo}"),
     params:
         options=DEMO_OPTIONS.__dict__,
         istvt_version=ISTVT_VERSION,
     log:
-        "logs/demo_data.log",
+        "logs/demo_data/{demo}.log",
     benchmark:
-        "benchmarks/demo_data/demo_data.tsv"
+        "benchmarks/demo_data/{demo}.tsv"
     conda:
         "../../envs/istvt.yaml"
     script:

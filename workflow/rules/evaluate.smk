@@ -17,7 +17,7 @@ rule evaluate:
         "logs/evaluate/{experiment}/{testset}.log",
     benchmark:
         "benchmarks/evaluate/{experiment}/{testset}.tsv"
-    threads: 1
+    threads: THREADS["evaluate"]
     conda:
         "../../envs/istvt.yaml"
     script:

@@ -15,7 +15,7 @@ rule train:
         "logs/train/{experiment}.log",
     benchmark:
         "benchmarks/train/{experiment}.tsv"
-    threads: 8  # capped at --cores; torch uses this many threads
+    threads: THREADS["train"]  # capped at --cores; torch uses this many threads
     resources:
         mem_mb=8000,
     conda:
