@@ -117,6 +117,18 @@ def test_rerun_has_nothing_to_do_and_forcerun_reruns_only_dependents(tiny_run):
     assert "preprocess" in out and "demo_data" not in out.split("Job stats")[-1].split("Reasons")[0]
 
 
+def test_forcerun_train_and_a_changed_training_param_rerun_only_what_depends_on_them(tiny_run):
+    for args, config in (
+        (("--forcerun", "train"), TINY),
+        ((), {**TINY, "train": {**TINY["train"], "lr": 5e-4}}),
+    ):
+        proc = snakemake(tiny_run, config, "-n", *args)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        jobs = planned_jobs(proc.stdout)
+        assert jobs["train"] == 2 and jobs["evaluate"] == 4 and jobs["summary"] == 1
+        assert not {"demo_data", "manifest", "preprocess"} & set(jobs), jobs
+
+
 def test_missing_dataset_root_names_the_key(tmp_path):
     config = {
         **TINY,
