@@ -67,22 +67,23 @@ TINY = {
 def snakemake(workdir, config, *args):
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(path),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-    )
+    return subprocess.run(command(workdir, *args), capture_output=True, text=True)
+
+
+def command(workdir, *args):
+    """The snakemake command line for the repository's workflow in ``workdir``."""
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *args,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -243,20 +244,7 @@ def test_training_resumes_after_the_workflow_is_killed(tiny_run, tmp_path):
         shutil.rmtree(work / "results" / sub, ignore_errors=True)
     config = {**TINY, "train": {**TINY["train"], "epochs": 25}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    args = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(work / "config.yaml"),
-        "--cores",
-        "1",
-        "results/models/dfdc/best_model.pth",
-    ]
+    args = command(work, "--cores", "1", "results/models/dfdc/best_model.pth")
     state = work / "resources" / "work" / "train" / "dfdc" / "state.pt"
     proc = subprocess.Popen(
         args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -349,3 +337,54 @@ def test_infer_with_a_trained_model_on_demo_videos_and_a_broken_file(tiny_run, t
     assert broken.status != "ok" and np.isnan(broken.score)
     scored = table[table.status == "ok"]
     assert len(scored) == 3 and scored.score.between(0, 1).all()
+
+
+def test_train_and_evaluate_commands_by_hand(tiny_run, tmp_path, capsys):
+    from istvt.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    manifest = tiny_run / "results" / "manifests" / "dfdc_demo.csv"
+    faces = tiny_run / "results" / "faces" / "dfdc_demo"
+    out = tmp_path / "model"
+    assert (
+        main(
+            [
+                "train",
+                str(manifest),
+                str(faces),
+                str(out),
+                "--config",
+                str(config),
+                "--option",
+                "epochs=1",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert "validation video AUC" in capsys.readouterr().out
+    assert list(pd.read_csv(out / "train_log.csv").epoch) == [1]
+    assert not (out / "train_state.pt").exists()
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "best_model.pth"),
+                str(manifest),
+                str(faces),
+                str(tmp_path / "eval"),
+                "--bootstrap",
+                "20",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert f"{metrics['scored']} of {metrics['videos']} videos scored" in printed
+    test_videos = pd.read_csv(manifest).query("split == 'test'").video_id
+    assert sorted(pd.read_csv(tmp_path / "eval" / "predictions.csv").video_id) == sorted(
+        test_videos
+    )
