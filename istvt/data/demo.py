@@ -47,7 +47,7 @@ class DemoOptions:
     """Size and content of the demo data (the config's ``demo`` section)."""
 
     seed: int = 0
-    identities: int = 12  # distinct people (>= 6)
+    identities: int = 24  # distinct people (>= 6); 12 were too few to generalise from
     frames: int = 30  # per video
     size: int = 256  # frame side in pixels
     fps: int = 25
