@@ -193,6 +193,8 @@ def test_results_tables_figures_and_report(tiny_run):
         pred = read_predictions(res / "predictions" / experiment / f"{testset}.csv")
         assert sorted(pred.video_id) == sorted(expected.video_id)  # each test video once
         assert pred.score.between(0, 1).all() and (pred.status == "ok").all()
+        means = pred.clip_scores.map(lambda s: np.mean([float(v) for v in s.split()]))
+        assert np.allclose(pred.score, means, atol=1e-5)  # video score = mean of its clips
         metrics = json.loads((res / "metrics" / experiment / f"{testset}.json").read_text())
         assert metrics["videos"] == len(expected) and 0 <= metrics["video"]["acc"] <= 1
         assert (
