@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from istvt.data.faces import FaceOptions
+from istvt.data.faces import FaceOptions, crop_mask, crop_square
 from istvt.data.manifest import build_manifest
 from istvt.data.preprocess import PreprocessOptions, preprocess_shard
 from istvt.data.shards import ShardReader, write_shard
@@ -223,6 +223,25 @@ def test_real_sample_videos_yield_a_face_in_every_clip(tmp_path):
     assert shard.clips.shape == (30, 6, 128, 128, 3)
     # the nose tip is the crop centre (landmark 30), within a pixel
     np.testing.assert_allclose(shard.landmarks[:, :, 30], 64.0, atol=1.0)
+    # the stored crop geometry reproduces the crop from the source frame
+    assert shard.boxes.shape == (30, 6, 3)
+    k = 0
+    video = manifest.set_index("video_id").loc[shard.video_ids[k], "path"]
+    start = int(shard.starts[k])
+    _, frames = next(iter_clips(video, [start], 6))
+    again = crop_square(frames[2], shard.boxes[k, 2, :2], float(shard.boxes[k, 2, 2]), 128)
+    assert np.abs(again.astype(int) - shard.clips[k, 2].astype(int)).mean() < 1.0
+
+
+def test_crop_mask_follows_the_crop_box():
+    mask = np.zeros((100, 200), bool)
+    mask[40:60, 120:140] = True  # a 20-pixel square centred on (130, 50)
+    cut = crop_mask(mask, np.array([130.0, 50.0, 40.0]), 80)  # 2x zoom, centred on it
+    assert cut.shape == (80, 80) and cut.dtype == bool
+    assert cut[20:60, 20:60].all() and cut.sum() == 40 * 40
+    # a box reaching past the frame edge is zero-padded, not shifted
+    edge = crop_mask(mask, np.array([190.0, 50.0, 40.0]), 40)
+    assert not edge.any()
 
 
 def test_dataset_in_shards_resumes_and_counts_add_up(bad_inputs, tmp_path, caplog):

@@ -175,10 +175,18 @@ def crop_square(rgb: np.ndarray, center: np.ndarray, side: float, size: int) -> 
     return cv2.resize(patch, (size, size), interpolation=interp)
 
 
+def crop_mask(mask: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """A source-frame (H, W) mask cut with a clip's crop ``box`` (centre x, y, side):
+    the (size, size) bool mask aligned with the face crop."""
+    cut = crop_square(mask.astype(np.float32), np.asarray(box[:2]), float(box[2]), size)
+    return cut >= 0.5
+
+
 @dataclass
 class AlignedClip:
     frames: np.ndarray  # (T, S, S, 3) uint8 RGB
     landmarks: np.ndarray  # (T, 68, 2) float32 in crop pixel coordinates
+    boxes: np.ndarray  # (T, 3) float32: crop centre x, y and side in source-frame pixels
 
 
 def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedClip | None, int]:
@@ -202,11 +210,17 @@ def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedC
         boxes[i] = boxes[nearest]
     # one crop side for the clip (median), so the face does not breathe in size
     side = opts.box_scale * float(np.median([max(b[2] - b[0], b[3] - b[1]) for b in boxes]))
-    crops, marks = [], []
+    crops, marks, geometry = [], [], []
     for frame, gray, box in zip(frames, grays, boxes, strict=True):
         pts = landmarks(gray, box)
         center = pts[NOSE_TIP]
         crops.append(crop_square(frame, center, side, opts.image_size))
         origin = center - side / 2.0
         marks.append((pts - origin) * (opts.image_size / side))
-    return AlignedClip(np.stack(crops), np.stack(marks).astype(np.float32)), len(missing)
+        geometry.append((center[0], center[1], side))
+    clip = AlignedClip(
+        np.stack(crops),
+        np.stack(marks).astype(np.float32),
+        np.asarray(geometry, dtype=np.float32),
+    )
+    return clip, len(missing)

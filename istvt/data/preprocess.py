@@ -172,6 +172,7 @@ def preprocess_shard(
         "video_ids": [],
         "labels": [],
         "starts": [],
+        "boxes": [],
     }
     rows = []
     total = len(manifest)
@@ -190,6 +191,7 @@ def preprocess_shard(
             arrays["video_ids"].append(video.video_id)
             arrays["labels"].append(video.label)
             arrays["starts"].append(start)
+            arrays["boxes"].append(clip.boxes)
         rows.append(
             {
                 "video_id": video.video_id,
@@ -222,6 +224,9 @@ def preprocess_shard(
             "video_ids": np.array(arrays["video_ids"], dtype=str),
             "labels": np.array(arrays["labels"], dtype=np.int8),
             "starts": np.array(arrays["starts"], dtype=np.int32),
+            "boxes": np.stack(arrays["boxes"])
+            if arrays["boxes"]
+            else np.zeros((0, s, 3), np.float32),
         },
     )
     table = pd.DataFrame(rows).reindex(columns=STATUS_COLUMNS)

@@ -7,6 +7,8 @@ Members of a shard::
     video_ids   (K,)           str      manifest video id of each clip
     labels      (K,)           int8     0 real / 1 fake
     starts      (K,)           int32    first frame index of the clip in its video
+    boxes       (K, T, 3)      float32  crop centre x, y and side in source-frame pixels
+                                        (optional: shards written before it lack it)
 
 ``np.savez`` stores members uncompressed, so :class:`ShardReader` maps them straight
 from the file (``np.memmap``): a loader reads one clip without reading the shard.
@@ -26,6 +28,7 @@ import numpy as np
 from istvt.fsutil import atomic_path
 
 MEMBERS = ("clips", "landmarks", "video_ids", "labels", "starts")
+OPTIONAL_MEMBERS = ("boxes",)
 
 
 def write_shard(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -34,11 +37,12 @@ def write_shard(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     missing = [m for m in MEMBERS if m not in arrays]
     if missing:
         raise ValueError(f"shard {path}: missing member(s) {', '.join(missing)}")
-    counts = {m: len(arrays[m]) for m in MEMBERS}
+    members = MEMBERS + tuple(m for m in OPTIONAL_MEMBERS if m in arrays)
+    counts = {m: len(arrays[m]) for m in members}
     if len(set(counts.values())) != 1:
         raise ValueError(f"shard {path}: members disagree on clip count: {counts}")
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, **{m: arrays[m] for m in MEMBERS})
+        np.savez(fh, **{m: arrays[m] for m in members})
         fh.flush()
         os.fsync(fh.fileno())
     return path
@@ -82,6 +86,10 @@ class ShardReader:
         try:
             with zipfile.ZipFile(self.path) as zf:
                 arrays = {m: _member_memmap(self.path, zf, m) for m in MEMBERS}
+                names = set(zf.namelist())
+                for m in OPTIONAL_MEMBERS:
+                    if f"{m}.npy" in names:
+                        arrays[m] = _member_memmap(self.path, zf, m)
         except (zipfile.BadZipFile, KeyError) as exc:
             raise ValueError(f"{self.path}: not a valid shard ({exc})") from exc
         self.clips = arrays["clips"]
@@ -89,6 +97,7 @@ class ShardReader:
         self.video_ids = np.asarray(arrays["video_ids"]).astype(str)
         self.labels = np.asarray(arrays["labels"]).astype(np.int64)
         self.starts = np.asarray(arrays["starts"]).astype(np.int64)
+        self.boxes = arrays.get("boxes")  # None for shards written without crop geometry
 
     def __len__(self) -> int:
         return len(self.video_ids)
