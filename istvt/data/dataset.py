@@ -52,6 +52,13 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
+    def boxes(self, k: int) -> np.ndarray | None:
+        """(T, 3) crop geometry (centre x, y, side) of clip ``k``; None for shards
+        written without it."""
+        r, i = self.index[k]
+        boxes = self.readers[r].boxes
+        return None if boxes is None else np.array(boxes[i])
+
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         r, i = self.index[k]
         clip = self.readers[r].clips[i]

@@ -87,7 +87,7 @@ class Attention(nn.Module):
             f"self_subtract={self.self_subtract}"
         )
 
-    def _split(self, t: torch.Tensor) -> torch.Tensor:
+    def split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """(B, R, P, heads*d) -> (B, G, heads, L, d) with L the attended axis."""
         b, r, p, _ = t.shape
         t = t.view(b, r, p, self.num_heads, self.dim_head)
@@ -97,7 +97,7 @@ class Attention(nn.Module):
             return t.permute(0, 1, 3, 2, 4)
         return t.reshape(b, 1, r * p, self.num_heads, self.dim_head).transpose(2, 3)
 
-    def _merge(self, t: torch.Tensor, r: int, p: int) -> torch.Tensor:
+    def merge_heads(self, t: torch.Tensor, r: int, p: int) -> torch.Tensor:
         """(B, G, heads, L, d) -> (B, R, P, heads*d)."""
         b = t.shape[0]
         if self.axis == "temporal":
@@ -115,7 +115,7 @@ class Attention(nn.Module):
         """x: (B, R, P, C) normalised tokens -> (B, R, P, C)."""
         b, r, p, _ = x.shape
         q, k = self.qk(self_subtract(x) if self.self_subtract else x).chunk(2, dim=-1)
-        q, k, v = self._split(q), self._split(k), self._split(self.v(x))
+        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(self.v(x))
         g, length = q.shape[1], q.shape[3]
         if self.fused and not self.keep_attention:
             shape = (b * g, self.num_heads, length, self.dim_head)
@@ -129,4 +129,4 @@ class Attention(nn.Module):
                 if attn.requires_grad:
                     attn.register_hook(self._save_grad)
             out = torch.matmul(attn, v)
-        return self.proj_drop(self.proj(self._merge(out, r, p)))
+        return self.proj_drop(self.proj(self.merge_heads(out, r, p)))

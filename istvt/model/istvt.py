@@ -170,7 +170,11 @@ class ISTVT(nn.Module):
                 f"clip has {t} frames but the model was built for sequence_length="
                 f"{self.cfg.sequence_length}"
             )
-        feats = self.entry_flow(frames.flatten(0, 1))  # (B*T, 728, h, w)
+        return self.tokens_from_features(self.entry_flow(frames.flatten(0, 1)), b)
+
+    def tokens_from_features(self, feats: torch.Tensor, batch: int) -> torch.Tensor:
+        """(B*T, 728, h, w) entry-flow maps -> (B, R, P, C) token grid."""
+        b, t = batch, feats.shape[0] // batch
         x = self.embed(feats.flatten(2).transpose(1, 2))  # (B*T, hw, C)
         x = x.reshape(b, t, x.shape[1], x.shape[2])
         if self.space_token is not None:

@@ -1,4 +1,5 @@
-"""Figures: ROC curves per experiment, training curves."""
+"""Figures: ROC curves per experiment, training curves, clips, relevance heatmaps,
+deletion curves."""
 
 from __future__ import annotations
 
@@ -80,6 +81,104 @@ def clips_figure(clips: list, starts: list[int], scores, out: str | Path, title:
             ax.set_yticks([])
             if t == 0:
                 ax.set_ylabel(f"frame {start}\np(fake) {score:.3f}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, out)
+
+
+def _overlay(ax, frame, heat, vmax: float) -> None:
+    ax.imshow(frame)
+    ax.imshow(heat, cmap="jet", alpha=0.45, vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def relevance_figure(
+    frames,
+    spatial,
+    temporal,
+    out: str | Path,
+    title: str = "",
+    start: int | None = None,
+) -> None:
+    """One clip in the layout of the paper's Fig. 9: the frames, the spatial relevance
+    over them, the temporal relevance over them, and a bar of each frame's share of
+    the temporal relevance.
+
+    frames: (T, H, W, 3) uint8; spatial / temporal: (T, H, W) maps at the frame size
+    (either may be None). The spatial row is scaled per frame (where, within a frame),
+    the temporal row by its maximum over the clip (which frames).
+    """
+    import numpy as np
+
+    rows = [("frames", None)] + [
+        (name, m) for name, m in (("spatial", spatial), ("temporal", temporal)) if m is not None
+    ]
+    t = len(frames)
+    heights = [1.0] * len(rows) + ([0.7] if temporal is not None else [])
+    fig, axes = plt.subplots(
+        len(heights),
+        t,
+        figsize=(1.45 * t, 1.5 * sum(heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
+    names = [f"frame {start + i}" if start is not None else f"t = {i + 1}" for i in range(t)]
+    for r, (name, maps) in enumerate(rows):
+        for i in range(t):
+            ax = axes[r][i]
+            if maps is None:
+                ax.imshow(frames[i])
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(names[i], fontsize=7)
+            else:  # spatial: where within each frame; temporal: comparable across frames
+                vmax = float(np.max(maps[i] if name == "spatial" else maps))
+                _overlay(ax, frames[i], maps[i], vmax)
+            if i == 0:
+                ax.set_ylabel(name, fontsize=8)
+    if temporal is not None:
+        share = np.asarray(temporal).reshape(t, -1).sum(1)
+        share = share / share.sum() * 100 if share.sum() > 0 else share
+        gs = axes[-1][0].get_gridspec()
+        for ax in axes[-1]:
+            ax.remove()
+        bar = fig.add_subplot(gs[-1, :])
+        bar.bar(range(t), share, color="tab:red")
+        bar.set_xticks(range(t), names, fontsize=7)
+        bar.set(ylabel="% temporal\nrelevance", xlim=(-0.5, t - 0.5))
+        bar.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, out)
+
+
+def deletion_figure(
+    deletion: pd.DataFrame, out: str | Path, paper: Mapping | None = None, title: str = ""
+) -> None:
+    """Accuracy and mean fake probability against the share of most-relevant pixels
+    removed, one line per map (the paper's Fig. 12); the paper's approximate readings
+    as markers where given."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, (name, rows) in enumerate(deletion.groupby("map", sort=False)):
+        style = {"color": f"C{i}", "marker": "o", "ms": 3}
+        if name == "random":
+            style.update(color="grey", ls="--")
+        axes[0].plot(rows.percent, rows.accuracy, label=name, **style)
+        axes[1].plot(rows.percent, rows.fake_score, label=name, **style)
+        if paper and name in paper:
+            pts = sorted((float(k), float(v)) for k, v in paper[name].items())
+            axes[0].scatter(
+                *zip(*pts, strict=True), marker="*", s=90, color=style["color"], zorder=3
+            )
+    axes[0].set(xlabel="% most relevant pixels removed", ylabel="accuracy % (all clips)")
+    axes[1].set(xlabel="% most relevant pixels removed", ylabel="mean p(fake) % (fake clips)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    legend_title = "★: paper, Fig. 12 (FF++)" if paper else None
+    axes[0].legend(fontsize=7, title=legend_title, title_fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

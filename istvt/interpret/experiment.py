@@ -1,0 +1,148 @@
+"""Relevance maps and their faithfulness for one trained model on its test split."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from istvt.checkpoint import load_checkpoint
+from istvt.evaluate import split_dataset
+from istvt.fsutil import atomic_path
+from istvt.interpret.faithfulness import LABELS, FaithfulnessConfig, measure
+from istvt.interpret.relevance import explain, upsample
+
+log = logging.getLogger(__name__)
+
+
+def heatmap_clips(dataset, count: int) -> list[int]:
+    """Indices of the first clip of up to ``count`` videos, fakes and reals alternating
+    (fakes first), in shard order: a fixed, label-balanced choice that does not look at
+    any score."""
+    first: dict[str, int] = {}
+    for k, vid in enumerate(dataset.video_ids):
+        first.setdefault(vid, k)
+    fakes = [k for k in first.values() if dataset.labels[k] == 1]
+    reals = [k for k in first.values() if dataset.labels[k] == 0]
+    order = [k for pair in zip(fakes, reals, strict=False) for k in pair]
+    order += fakes[len(reals) :] + reals[len(fakes) :]
+    return order[:count]
+
+
+def write_heatmaps(
+    model, dataset, clips: Iterable[int], out_dir: str | Path, target: str = "fake"
+) -> list[Path]:
+    """One Fig. 9-style figure (``<video id>.png``, '/' -> '__') per clip index."""
+    from istvt.report.figures import relevance_figure
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    size = model.cfg.image_size
+    for k in clips:
+        frames, label, _ = dataset[k]
+        e = explain(model, frames[None], "lrp", target)
+        vid = dataset.video_ids[k]
+        p = float(torch.sigmoid(e.logits[0]))
+        path = out_dir / f"{vid.replace('/', '__')}.png"
+        relevance_figure(
+            np.array(dataset.readers[dataset.index[k][0]].clips[dataset.index[k][1]]),
+            upsample(e.spatial, size)[0].numpy(),
+            upsample(e.temporal, size)[0].numpy(),
+            path,
+            title=f"{vid} ({'fake' if label else 'real'}): p(fake) {p:.3f}, "
+            f"relevance for the {target} class",
+            start=int(dataset.starts[k]),
+        )
+        paths.append(path)
+    return paths
+
+
+def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
+    """The faithfulness table as Markdown, one row per map."""
+    cols = ["pointing_game", "mask_mass", "randomised_spearman"]
+    head = ["map", "pointing game %", "mass in mask %", "randomised ρ"]
+    for p in fractions:
+        cols.append(f"acc@{p:g}%")
+        head.append(f"acc −{p:g}%")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in summary.to_dict(orient="records"):
+        cells = [LABELS.get(row["map"], row["map"])]
+        for c in cols:
+            v = row.get(c)
+            if v is None or not np.isfinite(v):
+                cells.append("–")
+            elif c == "randomised_spearman":
+                cells.append(f"{v:.2f}")
+            else:
+                cells.append(f"{v:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    area = summary["mask_area"].dropna()
+    note = ""
+    if len(area):
+        note = (
+            f"\nMask share of a fake frame (a uniform map's mass in mask): {area.iloc[0]:.1f} %; "
+            f"{int(summary['mask_frames'].iloc[0])} fake frames with a mask, "
+            f"{int(summary['clips'].iloc[0])} clips.\n"
+        )
+    return "\n".join(lines) + "\n" + note
+
+
+def interpret_experiment(
+    checkpoint: str | Path,
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    cfg: FaithfulnessConfig,
+    out_dir: str | Path,
+    deletion_png: str | Path,
+    heatmaps: int = 4,
+    methods: Iterable[str] | None = None,
+    mask_root: str | Path | None = None,
+    provenance: dict | None = None,
+) -> pd.DataFrame:
+    """Faithfulness tables, deletion curves and heatmap figures of one model.
+
+    Writes ``faithfulness.csv`` / ``.md`` / ``.json`` (with provenance),
+    ``deletion.csv`` and ``heatmaps/*.png`` under ``out_dir`` and the deletion figure.
+    """
+    from istvt.model.flops import paper_results
+    from istvt.report.figures import deletion_figure
+
+    model = load_checkpoint(checkpoint, map_location="cpu").eval()
+    dataset, rows = split_dataset(manifest, faces_dir, "test", methods)
+    if len(dataset) == 0:
+        raise ValueError(f"{faces_dir}: the test split has no clips to explain")
+    paths = dict(zip(rows.video_id, rows.path, strict=True))
+    log.info("%s: measuring %s on %d test clips", checkpoint, cfg.methods, len(dataset))
+    summary, deletion = measure(model, dataset, cfg, paths, mask_root)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "faithfulness.csv") as tmp:
+        summary.to_csv(tmp, index=False)
+    with atomic_path(out_dir / "deletion.csv") as tmp:
+        deletion.to_csv(tmp, index=False)
+    with atomic_path(out_dir / "faithfulness.md") as tmp:
+        tmp.write_text(table_markdown(summary, cfg.fractions))
+    record = {
+        "checkpoint": str(checkpoint),
+        "config": vars(cfg),
+        "masks": str(mask_root) if mask_root else None,
+        "summary": summary.replace({np.nan: None}).to_dict(orient="records"),
+        "provenance": provenance or {},
+    }
+    with atomic_path(out_dir / "faithfulness.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    deletion_figure(
+        deletion,
+        deletion_png,
+        paper=paper_results().get("fig12_deletion_accuracy"),
+        title=f"deletion of the most relevant pixels: {Path(checkpoint).parent.name}",
+    )
+    if heatmaps:
+        write_heatmaps(model, dataset, heatmap_clips(dataset, heatmaps), out_dir / "heatmaps")
+    return summary

@@ -1,0 +1,248 @@
+"""Do the relevance maps point at what the model uses, and at the manipulation?
+
+Three measures, for ISTVT-LRP and each baseline, over the clips of a test split:
+
+* **deletion** (paper Fig. 12): the top-p % most relevant pixels of a clip (ranked over
+  all its T×H×W pixels, maps upsampled bilinearly) are set to 0 in the normalised input
+  (mid grey) and the clip is scored again; accuracy over all clips and the mean fake
+  probability of the fake clips, for every p. A faithful map makes the fake score fall
+  faster than random removal does;
+* **localisation**, where the true manipulation mask of every fake frame is known (the
+  embedded demo): the pointing-game hit rate (is the most relevant pixel of a frame
+  inside its mask?) and the share of a frame's relevance mass inside its mask, beside
+  the mask's share of the frame (what a uniform map would score);
+* **model randomisation** (Adebayo et al. 2018): the maps of the trained model against
+  those of the same architecture re-initialised with random weights, as the Spearman
+  rank correlation of their token maps per clip. A map that explains the model must
+  change when the model's weights are destroyed: a correlation near 1 fails the check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+from istvt.data.dataset import ClipDataset
+from istvt.data.demo import load_mask
+from istvt.data.faces import crop_mask
+from istvt.interpret.relevance import METHODS, check_supported, explain, upsample
+from istvt.model import ISTVT
+
+log = logging.getLogger(__name__)
+
+#: rows of the faithfulness table: (name, method, which map of the explanation)
+MAPS = {
+    "lrp": ("lrp", "joint"),
+    "lrp_spatial": ("lrp", "spatial"),
+    "lrp_temporal": ("lrp", "temporal"),
+    "rollout": ("rollout", "joint"),
+    "raw_attention": ("raw_attention", "joint"),
+    "gradcam": ("gradcam", "joint"),
+    "random": ("random", "joint"),
+}
+LABELS = {
+    "lrp": "ISTVT-LRP (spatial × temporal)",
+    "lrp_spatial": "ISTVT-LRP spatial map",
+    "lrp_temporal": "ISTVT-LRP temporal map",
+    "rollout": "attention rollout",
+    "raw_attention": "raw attention (last block)",
+    "gradcam": "Grad-CAM (entry flow)",
+    "random": "random",
+}
+
+
+@dataclass
+class FaithfulnessConfig:
+    """Settings of :func:`measure` (config section ``interpret``)."""
+
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    fractions: list[float] = field(default_factory=lambda: [1, 2, 5, 10, 20, 30])  # percent
+    target: str = "fake"
+    fusion: str = "mean_then_clamp"
+    max_clips: int | None = None  # cap on the clips measured (in shard order)
+    batch_size: int = 8
+    seed: int = 0  # random maps and the re-initialised model
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown:
+            raise ValueError(f"interpret.methods: unknown {unknown}; choose from {METHODS}")
+        bad = [f for f in self.fractions if not 0 < f < 100]
+        if bad:
+            raise ValueError(f"interpret.fractions: {bad} are not percentages in (0, 100)")
+        if self.max_clips is not None and self.max_clips < 1:
+            raise ValueError("interpret.max_clips must be >= 1 or null")
+
+
+def delete_top(frames: torch.Tensor, maps: torch.Tensor, percent: float) -> torch.Tensor:
+    """Set the ``percent`` % most relevant pixels of every clip to 0 (mid grey).
+
+    frames: (B, T, 3, H, W) normalised; maps: (B, T, H, W) at the input size.
+    """
+    b = frames.shape[0]
+    flat = maps.reshape(b, -1)
+    k = int(round(percent / 100.0 * flat.shape[1]))
+    keep = torch.ones_like(flat, dtype=torch.bool)
+    if k:
+        keep.scatter_(1, flat.topk(k, dim=1).indices, False)
+    return frames * keep.view(b, maps.shape[1], 1, *maps.shape[2:])
+
+
+def mask_measures(maps: np.ndarray, masks: np.ndarray) -> list[tuple[bool, float, float]]:
+    """(hit, mass inside, mask area share) per frame with a non-empty mask.
+
+    maps: (T, H, W) non-negative, masks: (T, H, W) bool. A frame whose map is all zero
+    says nothing: it misses and counts as uniform (mass = area).
+    """
+    out = []
+    for m, k in zip(maps, masks, strict=True):
+        if not k.any():
+            continue
+        area = float(k.mean())
+        total = float(m.sum())
+        if total <= 0:
+            out.append((False, area, area))
+            continue
+        hit = bool(k.flat[int(np.argmax(m))])
+        out.append((hit, float(m[k].sum()) / total, area))
+    return out
+
+
+def clip_masks(
+    dataset: ClipDataset, k: int, video_path: str | Path, root: str | Path, size: int
+) -> np.ndarray | None:
+    """(T, size, size) true manipulation masks of clip ``k`` in crop coordinates, or None
+    when the video has no mask file or the shard no crop geometry."""
+    boxes = dataset.boxes(k)
+    if boxes is None:
+        return None
+    try:
+        masks = load_mask(Path(root).resolve(), Path(video_path).resolve())
+    except (FileNotFoundError, ValueError):
+        return None
+    start = int(dataset.starts[k])
+    frames = masks[start : start + len(boxes)]
+    if len(frames) < len(boxes):
+        return None
+    return np.stack([crop_mask(f, b, size) for f, b in zip(frames, boxes, strict=True)])
+
+
+def _scores(model: ISTVT, frames: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return torch.sigmoid(model(frames)).numpy().astype(float)
+
+
+def _maps(model, frames, method, cfg, generator) -> dict[str, torch.Tensor]:
+    e = explain(model, frames, method, cfg.target, cfg.fusion, generator=generator)
+    return {
+        name: getattr(e, part)
+        for name, (m, part) in MAPS.items()
+        if m == method and getattr(e, part) is not None
+    }
+
+
+def measure(
+    model: ISTVT,
+    dataset: ClipDataset,
+    cfg: FaithfulnessConfig,
+    video_paths: dict[str, str] | None = None,
+    mask_root: str | Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deletion, localisation and randomisation measures over the clips of ``dataset``.
+
+    Returns (summary: one row per map, deletion: one row per map and fraction).
+    Localisation columns are NaN without ``mask_root`` (data without masks).
+    """
+    for method in cfg.methods:
+        check_supported(model, method)
+    model.eval()
+    size = model.cfg.image_size
+    n = len(dataset) if cfg.max_clips is None else min(cfg.max_clips, len(dataset))
+    if n == 0:
+        raise ValueError("no clips to measure: the split is empty")
+    torch.manual_seed(cfg.seed)
+    random_model = ISTVT(model.cfg).eval()  # same architecture, fresh random weights
+    gen = torch.Generator().manual_seed(cfg.seed)
+    gen_random_model = torch.Generator().manual_seed(cfg.seed)
+    names = [name for name, (m, _) in MAPS.items() if m in cfg.methods]
+    fractions = [0.0, *cfg.fractions]
+    scores = {name: np.zeros((n, len(fractions))) for name in names}
+    loc: dict[str, list] = {name: [] for name in names}
+    rho: dict[str, list] = {name: [] for name in names}
+    labels = dataset.labels[:n]
+    t0 = time.perf_counter()
+    for lo in range(0, n, cfg.batch_size):
+        idx = list(range(lo, min(lo + cfg.batch_size, n)))
+        frames = torch.stack([dataset[k][0] for k in idx])
+        base = _scores(model, frames)
+        masks = [None] * len(idx)
+        if mask_root is not None and video_paths is not None:
+            masks = [
+                clip_masks(dataset, k, video_paths[dataset.video_ids[k]], mask_root, size)
+                if labels[k] == 1
+                else None
+                for k in idx
+            ]
+        for method in cfg.methods:
+            maps = _maps(model, frames, method, cfg, gen)
+            other = _maps(random_model, frames, method, cfg, gen_random_model)
+            for name, grid in maps.items():
+                up = upsample(grid, size)
+                scores[name][idx, 0] = base
+                for j, p in enumerate(cfg.fractions, 1):
+                    scores[name][idx, j] = _scores(model, delete_top(frames, up, p))
+                for i, mask in enumerate(masks):
+                    if mask is not None:
+                        loc[name].extend(mask_measures(up[i].numpy(), mask))
+                if name != "random":
+                    ours, theirs = grid.flatten(1).numpy(), other[name].flatten(1).numpy()
+                    pairs = zip(ours, theirs, strict=True)
+                    rho[name].extend(spearmanr(a, b).statistic for a, b in pairs)
+        done = idx[-1] + 1
+        rate = (time.perf_counter() - t0) / done
+        eta = rate * (n - done)
+        log.info("faithfulness: %d/%d clips, %.2f s/clip, ETA %.0f s", done, n, rate, eta)
+    return _tables(names, fractions, scores, loc, rho, labels)
+
+
+def _tables(names, fractions, scores, loc, rho, labels):
+    fake = labels == 1
+    summary, deletion = [], []
+    for name in names:
+        s = scores[name]
+        acc = ((s > 0.5) == (labels[:, None] == 1)).mean(0) * 100
+        row = {"map": name, "label": LABELS[name], "clips": len(labels)}
+        hits = np.array([h for h, _, _ in loc[name]], dtype=float)
+        mass = np.array([m for _, m, _ in loc[name]], dtype=float)
+        area = np.array([a for _, _, a in loc[name]], dtype=float)
+        row["mask_frames"] = len(hits)
+        row["pointing_game"] = hits.mean() * 100 if len(hits) else np.nan
+        row["mask_mass"] = mass.mean() * 100 if len(mass) else np.nan
+        row["mask_area"] = area.mean() * 100 if len(area) else np.nan
+        valid = [r for r in rho[name] if np.isfinite(r)]
+        row["randomised_spearman"] = float(np.mean(valid)) if valid else np.nan
+        for j, p in enumerate(fractions):
+            fake_score = s[fake, j].mean() * 100 if fake.any() else np.nan
+            real_score = s[~fake, j].mean() * 100 if (~fake).any() else np.nan
+            deletion.append(
+                {
+                    "map": name,
+                    "percent": p,
+                    "accuracy": acc[j],
+                    "fake_score": fake_score,
+                    "real_score": real_score,
+                }
+            )
+            if p:
+                row[f"acc@{p:g}%"] = acc[j]
+                row[f"fake@{p:g}%"] = fake_score
+        row["fake@0%"] = s[fake, 0].mean() * 100 if fake.any() else np.nan
+        summary.append(row)
+    return pd.DataFrame(summary), pd.DataFrame(deletion)

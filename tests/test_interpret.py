@@ -1,0 +1,203 @@
+"""Relevance maps: propagation rules, Eq. 4-5 on hand-made inputs, shapes, variants."""
+
+import numpy as np
+import pytest
+import torch
+
+from istvt.config import ModelConfig
+from istvt.interpret import rules
+from istvt.interpret.faithfulness import delete_top, mask_measures
+from istvt.interpret.relevance import (
+    METHODS,
+    explain,
+    lrp_matrix,
+    propagate,
+    read_maps,
+    recorded_forward,
+    rollout,
+    upsample,
+)
+from istvt.model import ISTVT
+
+TINY = dict(sequence_length=3, image_size=64, embed_dim=24, num_layers=2, num_heads=2, dim_head=8)
+
+
+def tiny_model(**over) -> ISTVT:
+    torch.manual_seed(0)
+    return ISTVT(ModelConfig(**{**TINY, **over})).eval()
+
+
+def clips(n=2, t=3, size=64, seed=1):
+    return torch.randn(n, t, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+# ------------------------------------------------------------------ rules by hand
+def test_linear_rule_keeps_only_positive_contributions():
+    x = torch.tensor([[2.0, -1.0]])
+    # contributions 2 and -3: only the positive one carries relevance
+    r = rules.linear(x, torch.tensor([[1.0, 3.0]]), torch.tensor([[1.0]]))
+    torch.testing.assert_close(r, torch.tensor([[1.0, 0.0]]))
+    # contributions 2 and (-1)(-3) = 3: shared 2 : 3
+    r = rules.linear(x, torch.tensor([[1.0, -3.0]]), torch.tensor([[1.0]]))
+    torch.testing.assert_close(r, torch.tensor([[0.4, 0.6]]))
+
+
+def test_add_rule_shares_by_contribution_and_conserves():
+    a, b = torch.tensor([[1.0, 1.0]]), torch.tensor([[2.0, 0.0]])
+    ra, rb = rules.add([a, b], torch.tensor([[3.0, 1.0]]))
+    torch.testing.assert_close(ra, torch.tensor([[1.0, 1.0]]))
+    torch.testing.assert_close(rb, torch.tensor([[2.0, 0.0]]))
+    # a negative operand: shares by absolute contribution (1.5 : 0.5), total kept
+    ra, rb = rules.add([torch.tensor([[3.0]]), torch.tensor([[-1.0]])], torch.tensor([[1.0]]))
+    torch.testing.assert_close(ra, torch.tensor([[0.75]]))
+    torch.testing.assert_close(rb, torch.tensor([[0.25]]))
+
+
+def test_matmul_rule_halves_and_conserves():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(3, 4, generator=g) + 0.1, torch.rand(4, 2, generator=g) + 0.1
+    r = torch.rand(3, 2, generator=g)
+    ra, rb = rules.matmul(a, b, r)
+    assert ra.shape == a.shape and rb.shape == b.shape
+    torch.testing.assert_close(ra.sum() + rb.sum(), r.sum())
+    torch.testing.assert_close(ra.sum(), r.sum() / 2)
+
+
+def test_z_rule_of_a_difference():
+    # z = x1 - x0 = 3 - 1 = 2 gets relevance 1: x1 gets 3/2, x0 gets -1/2
+    r = rules.z_rule(lambda x: x[1:] - x[:-1], torch.tensor([1.0, 3.0]), torch.tensor([1.0]))
+    torch.testing.assert_close(r, torch.tensor([-0.5, 1.5]))
+
+
+# --------------------------------------------------------- Eq. 4 and Eq. 5 by hand
+def test_head_fusion_of_eq4():
+    r_a = torch.zeros(1, 1, 2, 2, 2)
+    grad = torch.zeros(1, 1, 2, 2, 2)
+    r_a[0, 0, :, 0, 1] = torch.tensor([2.0, 1.0])
+    grad[0, 0, :, 0, 1] = torch.tensor([0.3, -0.2])  # products 0.6 and -0.2
+    eye = torch.eye(2)
+    torch.testing.assert_close(
+        lrp_matrix(r_a, grad, "mean_then_clamp")[0, 0], eye + torch.tensor([[0, 0.2], [0, 0]])
+    )
+    torch.testing.assert_close(
+        lrp_matrix(r_a, grad, "clamp_then_mean")[0, 0], eye + torch.tensor([[0, 0.3], [0, 0]])
+    )
+
+
+def test_rollout_puts_the_last_block_first_and_reads_cls_rows():
+    # T = 3 frames on a 2x2 grid: temporal slices (B, P=5, R=4, R), spatial (B, R, P, P)
+    c1, c2 = torch.zeros(1, 5, 4, 4), torch.zeros(1, 5, 4, 4)
+    p = 3  # grid position 2 = (row 1, column 0); position 0 is the spatial cls column
+    c1[0, p, 1, 2] = 0.5  # block 1: frame row 1 draws on frame row 2
+    c2[0, p, 0, 1] = 0.4  # block 2: the temporal cls row draws on frame row 1
+    eye = torch.eye(4)
+    u_t = rollout([eye + c1, eye + c2])
+    s = torch.zeros(1, 4, 5, 5)
+    s[0, 2, 0, 4] = 0.7  # time row 2 (frame index 1): its cls draws on grid position 3
+    u_s = rollout([torch.eye(5) + s])
+    t_map, s_map = read_maps(u_t, u_s, 2, 2)
+    assert t_map.shape == s_map.shape == (1, 3, 2, 2)
+    expected_t = torch.zeros(1, 3, 2, 2)
+    expected_t[0, 0, 1, 0] = 0.4  # directly: cls <- frame 0 at block 2
+    expected_t[0, 1, 1, 0] = 0.4 * 0.5  # through both blocks: cls <- frame 0 <- frame 1
+    torch.testing.assert_close(t_map, expected_t)
+    expected_s = torch.zeros(1, 3, 2, 2)
+    expected_s[0, 1, 1, 1] = 0.7
+    torch.testing.assert_close(s_map, expected_s)
+    # the other order (first block leftmost) would lose the two-step path
+    other = (eye + c1) @ (eye + c2)
+    assert other[0, p, 0, 2] == 0
+
+
+# ------------------------------------------------------------------ on the model
+@pytest.mark.parametrize("attention", ["temporal_first", "spatial_first", "parallel"])
+@pytest.mark.parametrize("self_subtract", [True, False])
+def test_recorded_forward_is_the_model(attention, self_subtract):
+    model = tiny_model(attention=attention, self_subtract=self_subtract)
+    x = clips()
+    with torch.no_grad():
+        expected = model(x)
+        logits, _ = recorded_forward(model, x)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", ["fake", "real"])
+def test_relevance_is_conserved_from_logit_to_tokens(target):
+    model = tiny_model()
+    with torch.no_grad():
+        _, record = recorded_forward(model, clips())
+        relevance = propagate(model, record, target)
+    assert relevance.shape == record["tokens"].shape
+    torch.testing.assert_close(relevance.flatten(1).sum(1), torch.ones(2), rtol=1e-4, atol=1e-4)
+    for blk in record["blocks"]:
+        for kind in ("temporal", "spatial"):
+            assert blk[kind]["R_A"].shape == blk[kind]["A"].shape
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_token_maps(method):
+    model = tiny_model()
+    x = clips()
+    e = explain(model, x, method, generator=torch.Generator().manual_seed(0))
+    assert e.joint.shape == (2, 3, 4, 4) and (e.joint >= 0).all()
+    assert torch.isfinite(e.joint).all()
+    with torch.no_grad():
+        torch.testing.assert_close(e.logits, model(x), rtol=1e-5, atol=1e-6)
+    if method in ("lrp", "rollout", "raw_attention"):
+        assert e.spatial.shape == e.temporal.shape == (2, 3, 4, 4)
+    up = upsample(e.joint, 64)
+    assert up.shape == (2, 3, 64, 64)
+    # no gradient left behind on the model
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_lrp_maps_are_deterministic_and_depend_on_the_class():
+    model = tiny_model()
+    x = clips()
+    a = explain(model, x, "lrp")
+    b = explain(model, x, "lrp")
+    torch.testing.assert_close(a.joint, b.joint)
+    real = explain(model, x, "lrp", target="real")
+    norm = [m.spatial / m.spatial.amax() for m in (a, real)]
+    assert (norm[0] - norm[1]).abs().max() > 0.1
+
+
+@pytest.mark.parametrize(
+    "attention", ["joint", "spatial_only", "temporal_only", "factorised_encoder"]
+)
+def test_variants_without_both_attentions(attention):
+    model = tiny_model(attention=attention, self_subtract=attention == "temporal_only")
+    for method in ("lrp", "rollout", "raw_attention"):
+        with pytest.raises(ValueError, match=f"{method}.*'{attention}'"):
+            explain(model, clips(), method)
+    assert explain(model, clips(), "gradcam").joint.shape == (2, 3, 4, 4)
+
+
+def test_bad_method_and_class_are_named():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="unknown relevance method 'lime'"):
+        explain(model, clips(), "lime")
+    with pytest.raises(ValueError, match="target class"):
+        explain(model, clips(), "lrp", target="both")
+
+
+# ------------------------------------------------------------ faithfulness pieces
+def test_delete_top_removes_the_most_relevant_pixels_of_the_clip():
+    frames = torch.ones(1, 2, 3, 4, 4)
+    maps = torch.arange(32, dtype=torch.float32).view(1, 2, 4, 4)
+    out = delete_top(frames, maps, 25)  # 8 of 32 pixels: the 8 largest, all in frame 1
+    assert out[0, 0].eq(1).all()
+    assert out[0, 1, :, 2:].eq(0).all() and out[0, 1, :, :2].eq(1).all()
+    assert delete_top(frames, maps, 0.1).eq(1).all()  # rounds to no pixel
+
+
+def test_mask_measures_by_hand():
+    masks = np.zeros((3, 4, 4), bool)
+    masks[0, :2] = True  # top half
+    masks[1, :, :1] = True  # first column
+    maps = np.zeros((3, 4, 4))
+    maps[0, 0, 0], maps[0, 3, 3] = 3.0, 1.0  # peak inside, 75 % of the mass inside
+    maps[1, 2, 2] = 1.0  # peak outside, nothing inside
+    out = mask_measures(maps, masks)  # frame 2 has no mask: skipped
+    assert out == [(True, 0.75, 0.5), (False, 0.0, 0.25)]
+    assert mask_measures(np.zeros((1, 4, 4)), masks[:1]) == [(False, 0.5, 0.5)]
