@@ -134,21 +134,35 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
     if bool(args.video) == bool(args.video_dir):
         raise ValueError("give exactly one of --video FILE or --video_dir DIR")
+    if args.video_dir and (args.visualize or args.overlay_video):
+        raise ValueError("--visualize and --overlay_video work with --video FILE only")
     model = load_checkpoint(args.model).eval()
     options = replace(options_for(model), clips_per_video=args.clips)
     if args.video:
-        figure = None
+        figure = relevance = overlay = None
+        folder, stem = Path(args.output_dir or "."), Path(args.video).stem
         if args.visualize:
-            folder = Path(args.output_dir or ".")
-            figure = folder / f"{Path(args.video).stem}.clips.png"
-        row = infer_video(model, args.video, options, figure=figure)
+            figure = folder / f"{stem}.clips.png"
+            relevance = folder / f"{stem}.relevance.png"
+        if args.overlay_video:
+            overlay = folder / f"{stem}.relevance.mp4"
+        row = infer_video(
+            model,
+            args.video,
+            options,
+            figure=figure,
+            relevance=relevance,
+            overlay=overlay,
+            target=args.target,
+        )
         if row["status"] != "ok":
             print(f"{args.video}: no score ({row['status']}: {row['detail']})")
             return 1
         print(f"{args.video}: fake probability {row['score']:.4f} ({row['label']})")
         print(f"clip scores: {row['clip_scores']}")
-        if figure:
-            print(f"figure: {figure}")
+        for path in (figure, relevance, overlay):
+            if path:
+                print(f"figure: {path}" if path == figure else f"relevance: {path}")
         return 0
     if not args.output_dir:
         raise ValueError("--video_dir needs --output_dir")
@@ -301,7 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--visualize",
         action="store_true",
-        help="with --video: write VIDEO.clips.png, the aligned clips with their scores",
+        help="with --video: write VIDEO.clips.png (the aligned clips with their scores) "
+        "and VIDEO.relevance.png (ISTVT-LRP heatmaps of the most fake-looking clip, "
+        "the paper's Fig. 9 layout)",
+    )
+    p.add_argument(
+        "--overlay_video",
+        action="store_true",
+        help="with --video: write VIDEO.relevance.mp4, every clip beside its spatial and "
+        "temporal relevance overlays",
+    )
+    p.add_argument(
+        "--target",
+        choices=["fake", "real"],
+        default="fake",
+        help="the class the relevance maps explain (default fake, as in the paper)",
     )
     p.add_argument("--clips", type=int, default=4, help="clips per video (default 4)")
     p.set_defaults(func=cmd_infer)

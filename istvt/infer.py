@@ -35,10 +35,16 @@ def infer_video(
     options: PreprocessOptions,
     threshold: float = 0.5,
     figure: str | Path | None = None,
+    relevance: str | Path | None = None,
+    overlay: str | Path | None = None,
+    target: str = "fake",
 ) -> dict:
     """Score one video. A video without usable clips gets its status and no score.
 
-    With ``figure``, also write a picture of the aligned clips with their scores.
+    With ``figure``, also write a picture of the aligned clips with their scores; with
+    ``relevance``, the ISTVT-LRP heatmaps (for class ``target``) of the clip with the
+    highest fake probability in the paper's Fig. 9 layout; with ``overlay``, an H.264
+    video of every clip's frames beside their spatial and temporal relevance overlays.
     """
     try:
         status, clips = process_video(str(path), options)
@@ -70,7 +76,37 @@ def infer_video(
                 figure,
                 title=f"{Path(path).name}: fake probability {row['score']:.3f}",
             )
+        if relevance or overlay:
+            _explain_clips(model, x, clips, scores, path, relevance, overlay, target)
     return row
+
+
+def _explain_clips(model, x, clips, scores, path, relevance, overlay, target) -> None:
+    from istvt.interpret.experiment import overlay_frames, write_overlay_video
+    from istvt.interpret.relevance import explain, upsample
+    from istvt.report.figures import relevance_figure
+
+    e = explain(model, x, "lrp", target)
+    size = model.cfg.image_size
+    spatial, temporal = upsample(e.spatial, size).numpy(), upsample(e.temporal, size).numpy()
+    if relevance:
+        k = int(np.argmax(scores))
+        start, clip = clips[k]
+        relevance_figure(
+            clip.frames,
+            spatial[k],
+            temporal[k],
+            relevance,
+            title=f"{Path(path).name}, clip at frame {start}: p(fake) {scores[k]:.3f}; "
+            f"relevance for the {target} class",
+            start=start,
+        )
+    if overlay:
+        panels = [
+            overlay_frames(c.frames, s, t)
+            for (_, c), s, t in zip(clips, spatial, temporal, strict=True)
+        ]
+        write_overlay_video(panels, overlay)
 
 
 def infer_folder(

@@ -123,3 +123,22 @@ def test_visualize_writes_the_clips_figure(setup, tmp_path, capsys):
     figure = tmp_path / "a.clips.png"
     assert code == 0 and f"figure: {figure}" in out
     assert figure.read_bytes()[:4] == b"\x89PNG"
+    relevance = tmp_path / "a.relevance.png"
+    assert f"relevance: {relevance}" in out and relevance.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_overlay_video_has_every_clip_frame(setup, tmp_path, capsys):
+    from istvt.data.video import probe
+
+    video = setup / "videos" / "a.mp4"
+    args = ["infer", "--model", str(setup / "model.pth"), "--video", str(video), "--clips", "2"]
+    code = main([*args, "--overlay_video", "--target", "real", "--output_dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    overlay = tmp_path / "a.relevance.mp4"
+    assert code == 0 and f"relevance: {overlay}" in out
+    info = probe(overlay)
+    t, size = 4, 64  # the test model: T = 4 frames per clip, 64 px crops, 3x enlarged
+    assert info.frames == 2 * t and (info.width, info.height) == (3 * 3 * size, 3 * size)
+    bad = ["infer", "--model", str(setup / "model.pth"), "--video_dir", str(video.parent)]
+    assert main([*bad, "--visualize", "--output_dir", str(tmp_path)]) != 0
+    assert "--video FILE only" in capsys.readouterr().err

@@ -63,6 +63,37 @@ def write_heatmaps(
     return paths
 
 
+def _colour(heat: np.ndarray, vmax: float) -> np.ndarray:
+    """(H, W) map -> (H, W, 3) uint8 RGB jet colours, scaled by ``vmax``."""
+    import cv2
+
+    scaled = np.clip(heat / vmax, 0, 1) if vmax > 0 else np.zeros_like(heat)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    return bgr[..., ::-1]
+
+
+def overlay_frames(frames: np.ndarray, spatial: np.ndarray, temporal: np.ndarray) -> np.ndarray:
+    """(T, S, S, 3) frames + (T, S, S) maps -> (T, S, 3S, 3) uint8: the face, the spatial
+    overlay (scaled per frame) and the temporal overlay (scaled over the clip)."""
+    out = []
+    t_max = float(temporal.max())
+    for f, s, t in zip(frames, spatial, temporal, strict=True):
+        blend_s = 0.55 * f + 0.45 * _colour(s, float(s.max()))
+        blend_t = 0.55 * f + 0.45 * _colour(t, t_max)
+        out.append(np.concatenate([f, blend_s, blend_t], axis=1).astype(np.uint8))
+    return np.stack(out)
+
+
+def write_overlay_video(panels: list[np.ndarray], path: str | Path, fps: int = 5) -> Path:
+    """The overlay panels of consecutive clips as an H.264 video (each frame 3x
+    enlarged, nearest neighbour, so the token grid stays visible)."""
+    from istvt.data.demo import write_video
+
+    frames = np.concatenate(panels).repeat(3, axis=1).repeat(3, axis=2)
+    write_video(Path(path), frames, fps=fps, crf=18)
+    return Path(path)
+
+
 def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
     """The faithfulness table as Markdown, one row per map."""
     cols = ["pointing_game", "mask_mass", "randomised_spearman"]
@@ -143,6 +174,5 @@ def interpret_experiment(
         paper=paper_results().get("fig12_deletion_accuracy"),
         title=f"deletion of the most relevant pixels: {Path(checkpoint).parent.name}",
     )
-    if heatmaps:
-        write_heatmaps(model, dataset, heatmap_clips(dataset, heatmaps), out_dir / "heatmaps")
+    write_heatmaps(model, dataset, heatmap_clips(dataset, heatmaps), out_dir / "heatmaps")
     return summary

@@ -10,6 +10,8 @@ from istvt.config import ConfigError, ModelConfig
 from istvt.data.demo import WRITERS as DEMO_LAYOUTS
 from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
+from istvt.interpret.faithfulness import FaithfulnessConfig
+from istvt.interpret.relevance import DECOMPOSED
 from istvt.report.tables import TABLE1_CELLS, TABLE2_CELLS, parse_cell
 from istvt.train import TrainConfig
 
@@ -38,7 +40,7 @@ except (ConfigError, TypeError, ValueError) as exc:
     _invalid(exc)
 
 EVALUATE = {"bootstrap": 1000, "batch_size": 16, **config.get("evaluate", {})}
-THREADS = {"train": 8, "evaluate": 1, **config.get("threads", {})}
+THREADS = {"train": 8, "evaluate": 1, "interpret": 1, **config.get("threads", {})}
 
 # ---------------------------------------------------------------- datasets
 DATASETS = config["datasets"]
@@ -115,6 +117,27 @@ for _table, _cells in (("table1", TABLE1_CELLS), ("table2", TABLE2_CELLS)):
 
 EVALUATIONS = [(e, t) for e, ex in EXPERIMENTS.items() for t in ex["test"]]
 
+# ---------------------------------------------------------------- interpretability
+INTERPRET = dict(config.get("interpret", {}))
+INTERPRETED = INTERPRET.pop("experiments", None)
+INTERPRETED = list(EXPERIMENTS) if INTERPRETED is None else INTERPRETED
+HEATMAPS = INTERPRET.pop("heatmaps", 4)
+try:
+    FAITHFULNESS = FaithfulnessConfig(**INTERPRET)
+except (TypeError, ValueError) as exc:
+    _invalid(exc)
+for _name in INTERPRETED:
+    if _name not in EXPERIMENTS:
+        _invalid(f"interpret.experiments: {_name!r} is not one of experiments")
+    _attention = EXPERIMENTS[_name]["model"]["attention"]
+    _needs = sorted({"lrp", "rollout", "raw_attention"} & set(FAITHFULNESS.methods))
+    if _needs and _attention not in DECOMPOSED:
+        _invalid(
+            f"interpret: experiment {_name!r} uses attention {_attention!r}, which has no "
+            f"separate temporal and spatial attention for {', '.join(_needs)}; leave it out "
+            f"of interpret.experiments or set interpret.methods to [gradcam, random]"
+        )
+
 
 def _alternatives(names):
     return "|".join(sorted(names)) or "none"
@@ -176,6 +199,20 @@ def get_testset(wildcards):
 
 def all_predictions():
     return [f"results/predictions/{e}/{t}.csv" for e, t in EVALUATIONS]
+
+
+def get_interpret_data(wildcards):
+    return _data_of(EXPERIMENTS[wildcards.experiment]["dataset"])
+
+
+def get_mask_root(wildcards):
+    """Demo data sets know the true manipulation masks; real ones do not."""
+    ds = DATASETS[EXPERIMENTS[wildcards.experiment]["dataset"]]
+    return ds["root"] if ds.get("demo") else None
+
+
+def all_interpretations():
+    return [f"results/interpret/{e}/faithfulness.md" for e in INTERPRETED]
 
 
 def all_metrics():

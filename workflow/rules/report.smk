@@ -97,9 +97,13 @@ rule summary:
         training="results/figures/training_curves.png",
         train_logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
         status=expand("results/faces/{dataset}", dataset=DATASETS),
+        interpret_tables=all_interpretations(),
+        interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=INTERPRETED),
+        heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=INTERPRETED),
     output:
         "results/report.md",
     params:
+        interpreted=INTERPRETED,
         config=config,
         experiments=EXPERIMENTS,
         istvt_version=ISTVT_VERSION,

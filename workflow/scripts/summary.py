@@ -20,5 +20,15 @@ write_summary(
     experiments=experiments,
     model_cost=sm.input.model_cost,
     config=sm.config,
+    interpretations={
+        e: {"table": t, "figure": f, "heatmaps": h}
+        for e, t, f, h in zip(
+            sm.params.interpreted,
+            sm.input.interpret_tables,
+            sm.input.interpret_figures,
+            sm.input.heatmaps,
+            strict=True,
+        )
+    },
 )
 logging.info("wrote %s", sm.output[0])
