@@ -201,3 +201,90 @@ def test_mask_measures_by_hand():
     out = mask_measures(maps, masks)  # frame 2 has no mask: skipped
     assert out == [(True, 0.75, 0.5), (False, 0.0, 0.25)]
     assert mask_measures(np.zeros((1, 4, 4)), masks[:1]) == [(False, 0.5, 0.5)]
+
+
+# ------------------------------------------------- a demo model trained for real
+@pytest.fixture(scope="module")
+def demo_faithfulness(tmp_path_factory):
+    """The Celeb-DF demo model exactly as the default config trains it (data, model,
+    preprocessing and training sections of config/config.yaml; 2 threads instead of
+    1), measured on its test split against the true masks. About 5 minutes on 2 cores."""
+    import yaml
+
+    from istvt.data.demo import DemoOptions, generate_demo
+    from istvt.data.manifest import build_manifest
+    from istvt.data.preprocess import PreprocessOptions, preprocess_dataset
+    from istvt.evaluate import split_dataset
+    from istvt.interpret.faithfulness import FaithfulnessConfig, measure
+    from istvt.train import TrainConfig, train_experiment
+
+    from .conftest import REPO
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    entry = config["datasets"]["celebdf_demo"]
+    model_cfg = ModelConfig.from_dict(config["model"])
+    root = tmp_path_factory.mktemp("interpret_demo")
+    generate_demo(root, DemoOptions.from_dict(config["demo"]), ("celebdf",))
+    manifest = build_manifest("celebdf", root / "celebdf", **entry["options"])
+    options = PreprocessOptions.from_dict(
+        {
+            **config["preprocess"],
+            **entry["preprocess"],
+            "sequence_length": model_cfg.sequence_length,
+            "image_size": model_cfg.image_size,
+        }
+    )
+    preprocess_dataset(manifest, options, root / "faces")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train_experiment(
+            manifest,
+            root / "faces",
+            model_cfg,
+            TrainConfig.from_dict({"seed": config["seed"], **config["train"]}),
+            root / "model.pth",
+            root / "state.pt",
+            root / "log.csv",
+        )
+        from istvt.checkpoint import load_checkpoint
+
+        model = load_checkpoint(root / "model.pth").eval()
+        dataset, rows = split_dataset(manifest, root / "faces", "test")
+        cfg = FaithfulnessConfig(methods=["lrp", "random"], fractions=[2, 5, 10, 20, 30])
+        paths = dict(zip(rows.video_id, rows.path, strict=True))
+        summary, deletion = measure(model, dataset, cfg, paths, root / "celebdf")
+    finally:
+        torch.set_num_threads(threads)
+    return summary.set_index("map"), deletion
+
+
+def test_trained_lrp_maps_find_the_manipulated_region(demo_faithfulness):
+    summary, _ = demo_faithfulness
+    lrp, spatial, rnd = (summary.loc[k] for k in ("lrp", "lrp_spatial", "random"))
+    assert lrp.mask_frames >= 100  # every fake frame of the test clips has its mask
+    # a uniform map scores the mask's share; random maps land there too
+    assert abs(rnd.mask_mass - rnd.mask_area) < 3
+    # margins: the spatial map (where, within each frame) beats random by at least 3
+    # points of relevance mass in the mask and 15 points of pointing-game hits; the
+    # joint (spatial x temporal) map beats random on both
+    assert spatial.mask_mass >= rnd.mask_mass + 3, summary[["mask_mass", "pointing_game"]]
+    assert spatial.pointing_game >= rnd.pointing_game + 15, summary[["pointing_game"]]
+    assert lrp.mask_mass > rnd.mask_mass and lrp.pointing_game > rnd.pointing_game
+
+
+def test_trained_lrp_maps_fail_no_randomisation_check(demo_faithfulness):
+    summary, _ = demo_faithfulness
+    for name in ("lrp", "lrp_spatial", "lrp_temporal"):
+        assert abs(summary.loc[name, "randomised_spearman"]) < 0.3, summary.randomised_spearman
+    assert np.isnan(summary.loc["random", "randomised_spearman"])
+
+
+def test_deleting_lrp_relevant_pixels_lowers_accuracy_monotonically(demo_faithfulness):
+    _, deletion = demo_faithfulness
+    curve = deletion[deletion["map"] == "lrp"].sort_values("percent")
+    acc = curve.accuracy.to_numpy()
+    assert acc[0] >= 90  # the trained model before any deletion
+    one_clip = 100 / 48  # tolerance: one test clip
+    assert (np.diff(acc) <= one_clip + 1e-9).all(), curve
+    assert acc[-1] <= acc[0] - 20, curve
