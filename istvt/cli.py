@@ -244,6 +244,41 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpret(args: argparse.Namespace) -> int:
+    import logging
+
+    import torch
+
+    from istvt.config import dataclass_from_dict
+    from istvt.data.manifest import read_manifest
+    from istvt.interpret.experiment import interpret_experiment
+    from istvt.interpret.faithfulness import FaithfulnessConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    section = _sections(args.config).get("interpret", {})
+    section = {k: v for k, v in section.items() if k not in ("experiments", "heatmaps")}
+    cfg = dataclass_from_dict(
+        FaithfulnessConfig, {**section, **_parse_options(args.option)}, "interpret"
+    )
+    out = Path(args.out_dir)
+    summary = interpret_experiment(
+        args.model,
+        read_manifest(args.manifest),
+        args.faces,
+        cfg,
+        out,
+        out / "deletion.png",
+        heatmaps=args.heatmaps,
+        methods=args.methods,
+        mask_root=args.masks,
+    )
+    print((out / "faithfulness.md").read_text().rstrip())
+    print(f"wrote {len(summary)} maps' measures and figures under {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="istvt", description="ISTVT deepfake detection: model, data, training, analysis"
@@ -306,6 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
     p.add_argument("--device", help="cpu, cuda ... (default: cuda if available)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "interpret", help="relevance maps of a model on its test split and their faithfulness"
+    )
+    p.add_argument("model", help="istvt checkpoint (.pth)")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("faces", help="folder of aligned-clip shards")
+    p.add_argument("out_dir", help="gets faithfulness.csv/.md/.json, deletion.*, heatmaps/")
+    p.add_argument("--masks", help="root of a demo data set: score the maps against its masks")
+    p.add_argument("--methods", nargs="+", help="real videos plus these fake methods only")
+    p.add_argument("--config", help="YAML with an 'interpret:' section")
+    p.add_argument("--heatmaps", type=int, default=4, help="heatmap figures (default 4)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    _add_option_arg(p, "interpret option overriding the config, e.g. max_clips=16")
+    p.set_defaults(func=cmd_interpret)
 
     p = sub.add_parser("infer", help="fake probability of a video or of every video in a folder")
     p.add_argument("--model", required=True, help="istvt checkpoint (.pth)")

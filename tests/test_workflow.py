@@ -48,6 +48,7 @@ TINY = {
     },
     "train": {"epochs": 2, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3},
     "evaluate": {"bootstrap": 50},
+    "interpret": {"experiments": ["ffpp"], "heatmaps": 2, "fractions": [5, 30], "max_clips": 8},
     "experiments": {
         "ffpp": {"dataset": "ffpp_demo", "test": ["ffpp_demo", "dfdc_demo", "ffpp_fs"]},
         "dfdc": {"dataset": "dfdc_demo", "test": ["dfdc_demo"]},
@@ -162,6 +163,7 @@ def test_default_config_plans_every_stage():
         "roc_figure",
         "training_figure",
         "summary",
+        "interpret",
     ):
         assert f"rule {rule}:" in proc.stdout
 
@@ -226,8 +228,23 @@ def test_results_tables_figures_and_report(tiny_run):
     assert set(matrix[matrix.experiment == "ffpp"].kind) == {"in-dataset", "cross"}
     for name in ("roc_ffpp.png", "roc_dfdc.png", "training_curves.png"):
         assert (res / "figures" / name).read_bytes()[:4] == b"\x89PNG"
+    # interpretability: only the configured experiment, every map, the figures
+    assert not (res / "interpret" / "dfdc").exists()
+    faith = pd.read_csv(res / "interpret" / "ffpp" / "faithfulness.csv").set_index("map")
+    assert list(faith.index) == [
+        "lrp", "lrp_spatial", "lrp_temporal", "rollout", "raw_attention", "gradcam", "random"
+    ]  # fmt: skip
+    assert (faith.clips == 8).all() and (faith.mask_frames > 0).all()
+    assert faith.pointing_game.between(0, 100).all() and faith.mask_mass.between(0, 100).all()
+    deletion = pd.read_csv(res / "interpret" / "ffpp" / "deletion.csv")
+    assert sorted(set(deletion.percent)) == [0, 5, 30] and len(deletion) == 7 * 3
+    record = json.loads((res / "interpret" / "ffpp" / "faithfulness.json").read_text())
+    assert record["provenance"]["git_commit"] and record["config"]["max_clips"] == 8
+    heatmaps = sorted((res / "interpret" / "ffpp" / "heatmaps").glob("*.png"))
+    assert len(heatmaps) == 2 and (res / "figures" / "deletion_ffpp.png").is_file()
     report = (res / "report.md").read_text()
     assert "Table I" in report and "Table II" in report and "git commit" in report
+    assert "## Interpretability" in report and "deletion_ffpp.png" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (res / link).is_file(), link
 
@@ -284,6 +301,7 @@ def test_paper_config_plans_the_papers_protocol(tmp_path):
     assert jobs["train"] == 11  # 2 compressions x 4 methods, Celeb-DF, DFDC-P, FF++ (all)
     assert jobs["evaluate"] == 14
     assert jobs["roc_figure"] == 11 and jobs["summary"] == 1
+    assert jobs["interpret"] == 5  # the four FF++ c23 models and Celeb-DF
     for cell in ("ffpp_c40/NeuralTextures", "celebdf", "dfdc_preview"):
         assert cell in config["report"]["table1"]
     assert set(config["report"]["table2"]) == {"celebdf", "dfdc", "faceshifter"}
@@ -306,6 +324,10 @@ def test_paper_config_without_data_names_the_root_key(tmp_path):
         ({"experiments": {"x": {"dataset": "dfdc_demo", "test": ["nope"]}}}, "nope"),
         ({"report": {"table2": {"celebdf": "ffpp/celebdf_demo"}}}, "report.table2.celebdf"),
         ({"report": {"table1": {"ffpp_c99/X": "ffpp/ffpp_demo"}}}, "ffpp_c99/X"),
+        ({"interpret": {"experiments": ["nope"]}}, "interpret.experiments: 'nope'"),
+        ({"interpret": {"methods": ["lime"]}}, "interpret.methods"),
+        ({"interpret": {"fractions": [0, 5]}}, "interpret.fractions"),
+        ({"model": {**TINY["model"], "attention": "joint", "self_subtract": False}}, "'joint'"),
     ],
 )
 def test_invalid_workflow_config_fails_before_any_job(tmp_path, change, message):
@@ -390,3 +412,35 @@ def test_train_and_evaluate_commands_by_hand(tiny_run, tmp_path, capsys):
     assert sorted(pd.read_csv(tmp_path / "eval" / "predictions.csv").video_id) == sorted(
         test_videos
     )
+
+
+def test_interpret_command_by_hand(tiny_run, tmp_path, capsys):
+    from istvt.cli import main
+
+    res = tiny_run / "results"
+    args = [
+        "interpret",
+        str(res / "models" / "dfdc" / "best_model.pth"),
+        str(res / "manifests" / "dfdc_demo.csv"),
+        str(res / "faces" / "dfdc_demo"),
+        str(tmp_path / "out"),
+        "--masks",
+        str(tiny_run / "resources" / "demo" / "dfdc"),
+        "--heatmaps",
+        "1",
+        "--option",
+        "max_clips=4",
+        "--option",
+        "methods=[lrp, random]",
+        "--option",
+        "fractions=[10]",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "ISTVT-LRP (spatial × temporal)" in printed
+    faith = pd.read_csv(tmp_path / "out" / "faithfulness.csv")
+    assert list(faith["map"]) == ["lrp", "lrp_spatial", "lrp_temporal", "random"]
+    assert (faith.clips == 4).all() and "acc@10%" in faith
+    assert len(list((tmp_path / "out" / "heatmaps").glob("*.png"))) == 1
+    assert main([*args[:5], "--option", "methods=[lime]"]) != 0
+    assert "interpret.methods" in capsys.readouterr().err
