@@ -134,6 +134,14 @@ def clip_masks(
     return np.stack([crop_mask(f, b, size) for f, b in zip(frames, boxes, strict=True)])
 
 
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman correlation of two maps; NaN when either is constant (e.g. an all-zero
+    Grad-CAM map), where it is undefined."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
 def _scores(model: ISTVT, frames: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         return torch.sigmoid(model(frames)).numpy().astype(float)
@@ -204,7 +212,7 @@ def measure(
                 if name != "random":
                     ours, theirs = grid.flatten(1).numpy(), other[name].flatten(1).numpy()
                     pairs = zip(ours, theirs, strict=True)
-                    rho[name].extend(spearmanr(a, b).statistic for a, b in pairs)
+                    rho[name].extend(rank_correlation(a, b) for a, b in pairs)
         done = idx[-1] + 1
         rate = (time.perf_counter() - t0) / done
         eta = rate * (n - done)
