@@ -6,7 +6,7 @@ import torch
 
 from istvt.config import ModelConfig
 from istvt.interpret import rules
-from istvt.interpret.faithfulness import delete_top, mask_measures
+from istvt.interpret.faithfulness import delete_top, mask_measures, rank_correlation
 from istvt.interpret.relevance import (
     METHODS,
     explain,
@@ -201,6 +201,17 @@ def test_mask_measures_by_hand():
     out = mask_measures(maps, masks)  # frame 2 has no mask: skipped
     assert out == [(True, 0.75, 0.5), (False, 0.0, 0.25)]
     assert mask_measures(np.zeros((1, 4, 4)), masks[:1]) == [(False, 0.5, 0.5)]
+
+
+def test_rank_correlation_with_ties_and_constant_maps():
+    a = np.array([0.0, 0.0, 1.0, 2.0])
+    assert rank_correlation(a, a * 3 + 1) == pytest.approx(1.0)
+    assert rank_correlation(a, -a) == pytest.approx(-1.0)
+    # ranks (1.5, 1.5, 3, 4) against (4, 3, 2, 1): Pearson of the ranks
+    ra, rb = np.array([1.5, 1.5, 3, 4]), np.array([4.0, 3, 2, 1])
+    expected = np.corrcoef(ra, rb)[0, 1]
+    assert rank_correlation(a, np.array([3.0, 2.0, 1.0, 0.0])) == pytest.approx(expected)
+    assert np.isnan(rank_correlation(np.zeros(4), a))
 
 
 # ------------------------------------------------- a demo model trained for real

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
 
 from istvt.data.dataset import ClipDataset
 from istvt.data.demo import load_mask
@@ -139,7 +138,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     Grad-CAM map), where it is undefined."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    return float(spearmanr(a, b).statistic)
+    return float(pd.Series(a).corr(pd.Series(b), method="spearman"))  # average ranks for ties
 
 
 def _scores(model: ISTVT, frames: torch.Tensor) -> np.ndarray:
