@@ -67,10 +67,12 @@ def split_dataset(
     split: str,
     methods: Iterable[str] | None = None,
     hflip: bool = False,
+    transform=None,
 ) -> tuple[ClipDataset, pd.DataFrame]:
     """Clips of one split (restricted to ``methods``) and the split's manifest rows."""
     rows = select_videos(manifest, split, methods)
-    return ClipDataset(shard_paths(faces_dir), rows.video_id, hflip=hflip), rows
+    dataset = ClipDataset(shard_paths(faces_dir), rows.video_id, hflip=hflip, transform=transform)
+    return dataset, rows
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
@@ -145,15 +147,30 @@ def evaluate(
     device: str | None = None,
     provenance: dict | None = None,
     extra: dict | None = None,
+    perturbation: tuple[str, float] | None = None,
 ) -> dict:
-    """Score the ``split`` of a preprocessed data set and write predictions + metrics."""
+    """Score the ``split`` of a preprocessed data set and write predictions + metrics.
+
+    ``perturbation`` = (name, level) applies a clip-level robustness perturbation
+    (:mod:`istvt.perturb`) to every test clip, seeded by ``seed`` and the clip.
+    """
     import torch
 
     from istvt.train import predict
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_checkpoint(checkpoint, map_location=device).to(device).eval()
-    dataset, rows = split_dataset(manifest, faces_dir, split, methods)
+    transform = None
+    if perturbation is not None:
+        from istvt.perturb import check, perturb_clip
+
+        name, level = perturbation
+        check(name, level)
+
+        def transform(clip, key):
+            return perturb_clip(clip, name, level, seed, key)
+
+    dataset, rows = split_dataset(manifest, faces_dir, split, methods, transform=transform)
     if rows.empty:
         raise ValueError(f"the {split} split has no videos (methods={methods})")
     log.info("%s: scoring %d clips of %d videos", checkpoint, len(dataset), len(rows))
@@ -165,6 +182,9 @@ def evaluate(
     metrics["checkpoint"] = str(checkpoint)
     metrics["split"] = split
     metrics["methods"] = list(methods) if methods else None
+    metrics["perturbation"] = (
+        {"name": perturbation[0], "level": perturbation[1]} if perturbation else None
+    )
     metrics.update(extra or {})
     metrics["provenance"] = provenance or make_provenance()
     with atomic_path(out_predictions) as tmp:

@@ -145,3 +145,61 @@ def test_compression_reencodes_every_frame(tmp_path):
         sizes.append(out.stat().st_size)
     assert sizes[1] < sizes[0]  # CRF 40 keeps less than CRF 30
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_evaluation_under_a_perturbation_is_seeded_and_recorded(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from istvt.checkpoint import save_checkpoint
+    from istvt.data.shards import write_shard
+    from istvt.evaluate import evaluate
+    from istvt.model import ISTVT
+
+    from .conftest import TINY
+
+    t, s = TINY.sequence_length, TINY.image_size
+    clips = np.stack([face_clip(t=t, size=s, seed=i) for i in range(4)])
+    faces = tmp_path / "faces"
+    write_shard(
+        faces / "shard-0.npz",
+        {
+            "clips": clips,
+            "landmarks": np.zeros((4, t, 68, 2), np.float32),
+            "video_ids": np.array(["r", "r", "f", "f"]),
+            "labels": np.array([0, 0, 1, 1], np.int8),
+            "starts": np.array([0, 8, 0, 8], np.int32),
+        },
+    )
+    manifest = pd.DataFrame(
+        {
+            "video_id": ["r", "f"],
+            "path": ["r.mp4", "f.mp4"],
+            "label": [0, 1],
+            "split": ["test", "test"],
+            "method": ["original", "X"],
+        }
+    )
+    save_checkpoint(tmp_path / "m.pth", ISTVT(TINY))
+
+    def run(name, perturbation, seed=0):
+        m = evaluate(
+            tmp_path / "m.pth",
+            manifest,
+            faces,
+            tmp_path / f"{name}.csv",
+            tmp_path / f"{name}.json",
+            bootstrap=10,
+            seed=seed,
+            perturbation=perturbation,
+        )
+        return pd.read_csv(tmp_path / f"{name}.csv").clip_scores.tolist(), m
+
+    clean, _ = run("clean", None)
+    a, m = run("a", ("dropout", 40))
+    b, _ = run("b", ("dropout", 40))
+    c, _ = run("c", ("dropout", 40), seed=1)
+    assert a == b and a != clean and a != c
+    assert m["perturbation"] == {"name": "dropout", "level": 40}
+    assert json.loads((tmp_path / "a.json").read_text())["perturbation"]["level"] == 40

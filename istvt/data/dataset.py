@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,8 @@ class ClipDataset(Dataset):
     Items are ``(clip, label, index)``: clip (T, 3, S, S) float32 in [-1, 1], label
     float32 (1 = fake), index into :attr:`video_ids` / :attr:`starts`.
     ``hflip`` (training only) mirrors a clip with probability 0.5, the same way for all
-    of its frames.
+    of its frames. ``transform(clip, key)`` (e.g. a robustness perturbation) maps the
+    (T, S, S, 3) uint8 clip before normalisation; ``key`` is ``"<video id>:<start>"``.
     """
 
     def __init__(
@@ -35,6 +36,7 @@ class ClipDataset(Dataset):
         shards: Iterable[str | Path],
         video_ids: Iterable[str] | None = None,
         hflip: bool = False,
+        transform: Callable[[np.ndarray, str], np.ndarray] | None = None,
     ) -> None:
         keep = set(video_ids) if video_ids is not None else None
         self.readers = [ShardReader(p) for p in shards]
@@ -45,6 +47,7 @@ class ClipDataset(Dataset):
                     index.append((r, i))
         self.index = index
         self.hflip = hflip
+        self.transform = transform
         self.video_ids = [str(self.readers[r].video_ids[i]) for r, i in index]
         self.labels = np.array([self.readers[r].labels[i] for r, i in index], dtype=np.int64)
         self.starts = np.array([self.readers[r].starts[i] for r, i in index], dtype=np.int64)
@@ -62,6 +65,8 @@ class ClipDataset(Dataset):
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         r, i = self.index[k]
         clip = self.readers[r].clips[i]
+        if self.transform is not None:
+            clip = self.transform(np.array(clip), f"{self.video_ids[k]}:{self.starts[k]}")
         if self.hflip and torch.rand(()) < 0.5:
             clip = clip[:, :, ::-1]
         return to_tensor(clip), torch.tensor(float(self.labels[k])), k
