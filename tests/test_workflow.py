@@ -49,6 +49,10 @@ TINY = {
     "train": {"epochs": 2, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3},
     "evaluate": {"bootstrap": 50},
     "interpret": {"experiments": ["ffpp"], "heatmaps": 2, "fractions": [5, 30], "max_clips": 8},
+    "robustness": {
+        "experiments": ["dfdc"],
+        "perturbations": {"jpeg": [30], "dropout": [8, 40], "compression": [35]},
+    },
     "experiments": {
         "ffpp": {"dataset": "ffpp_demo", "test": ["ffpp_demo", "dfdc_demo", "ffpp_fs"]},
         "dfdc": {"dataset": "dfdc_demo", "test": ["dfdc_demo"]},
@@ -243,9 +247,29 @@ def test_results_tables_figures_and_report(tiny_run):
     assert record["provenance"]["git_commit"] and record["config"]["max_clips"] == 8
     heatmaps = sorted((res / "interpret" / "ffpp" / "heatmaps").glob("*.png"))
     assert len(heatmaps) == 2 and (res / "figures" / "deletion_ffpp.png").is_file()
+    # robustness: every level one evaluation of every test video, the table and curves
+    test_videos = sorted(
+        pd.read_csv(res / "manifests" / "dfdc_demo.csv").query("split == 'test'").video_id
+    )
+    for name in ("jpeg-30", "dropout-8", "dropout-40", "compression-35"):
+        pred = read_predictions(res / "predictions" / "dfdc" / "dfdc_demo" / f"{name}.csv")
+        assert sorted(pred.video_id) == test_videos
+        metrics = json.loads((res / "metrics" / "dfdc" / "dfdc_demo" / f"{name}.json").read_text())
+        p, level = name.split("-")
+        assert metrics["perturbation"] == {"name": p, "level": float(level)}
+    clean = read_predictions(res / "predictions" / "dfdc" / "dfdc_demo.csv")
+    jpeg = read_predictions(res / "predictions" / "dfdc" / "dfdc_demo" / "jpeg-30.csv")
+    assert not np.allclose(clean.score, jpeg.score)  # the perturbation reached the model
+    robust = pd.read_csv(res / "tables" / "robustness_dfdc.csv")
+    assert list(zip(robust.perturbation, robust.level.fillna(-1), strict=True)) == [
+        ("none", -1), ("jpeg", 30), ("dropout", 8), ("dropout", 40), ("compression", 35)
+    ]  # fmt: skip
+    assert robust.loc[robust.perturbation == "jpeg", "paper_acc"].iloc[0] == 93.8
+    assert (res / "figures" / "robustness_dfdc.png").read_bytes()[:4] == b"\x89PNG"
     report = (res / "report.md").read_text()
     assert "Table I" in report and "Table II" in report and "git commit" in report
     assert "## Interpretability" in report and "deletion_ffpp.png" in report
+    assert "## Robustness" in report and "robustness_dfdc.png" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (res / link).is_file(), link
 
@@ -303,6 +327,9 @@ def test_paper_config_plans_the_papers_protocol(tmp_path):
     assert jobs["evaluate"] == 14
     assert jobs["roc_figure"] == 11 and jobs["summary"] == 1
     assert jobs["interpret"] == 5  # the four FF++ c23 models and Celeb-DF
+    # Fig. 6 and the standard suite on Celeb-DF: 9 + 9 + 5 levels, 6 x 5, CRF x 5
+    assert jobs["evaluate_perturbed"] == 58 and jobs["robustness"] == 1
+    assert jobs["compress_videos"] == jobs["preprocess_perturbed"] == 5
     for cell in ("ffpp_c40/NeuralTextures", "celebdf", "dfdc_preview"):
         assert cell in config["report"]["table1"]
     assert set(config["report"]["table2"]) == {"celebdf", "dfdc", "faceshifter"}
@@ -328,6 +355,12 @@ def test_paper_config_without_data_names_the_root_key(tmp_path):
         ({"interpret": {"experiments": ["nope"]}}, "interpret.experiments: 'nope'"),
         ({"interpret": {"methods": ["lime"]}}, "interpret.methods"),
         ({"interpret": {"fractions": [0, 5]}}, "interpret.fractions"),
+        ({"robustness": {"experiments": ["dfdc"], "perturbations": {"fog": [1]}}}, "'fog'"),
+        (
+            {"robustness": {"experiments": ["dfdc"], "perturbations": {"jpeg": [0]}}},
+            "robustness.perturbations.jpeg",
+        ),
+        ({"robustness": {"experiments": ["nope"]}}, "robustness.experiments: 'nope'"),
         ({"model": {**TINY["model"], "attention": "joint", "self_subtract": False}}, "'joint'"),
     ],
 )

@@ -91,6 +91,7 @@ def write_summary(
     model_cost: str | Path,
     config: dict,
     interpretations: Mapping[str, Mapping[str, str | Path]] | None = None,
+    robustness: Mapping[str | Path, str | Path] | None = None,
 ) -> None:
     """Write ``out`` (Markdown); paths inside it are relative to its folder."""
     out = Path(out)
@@ -111,6 +112,18 @@ def write_summary(
     lines += ["## Figures", ""]
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({_rel(path, here)})", ""]
+    if robustness:
+        lines += [
+            "## Robustness",
+            "",
+            "Video-level accuracy and AUC on the model's own test split under test-time "
+            "perturbations (istvt.perturb; sizes scaled from the paper's 300-pixel crops), "
+            "with the paper's ISTVT accuracy on Celeb-DF (Fig. 6) where it has the level.",
+            "",
+        ]
+        for table, figure in robustness.items():
+            lines += [Path(table).read_text().rstrip(), ""]
+            lines += [f"![robustness curves]({_rel(figure, here)})", ""]
     lines += interpretability_section(interpretations or {}, here)
     cost = Path(model_cost).read_text().rstrip().removeprefix("# Cost per clip: ")
     lines += ["## Model cost", "", "Cost per clip: " + cost, ""]

@@ -12,6 +12,9 @@ from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
 from istvt.interpret.faithfulness import FaithfulnessConfig
 from istvt.interpret.relevance import DECOMPOSED
+from istvt.perturb import LEVELS as PERTURBATION_LEVELS
+from istvt.perturb import VIDEO_LEVEL
+from istvt.perturb import check as check_perturbation
 from istvt.report.tables import TABLE1_CELLS, TABLE2_CELLS, parse_cell
 from istvt.train import TrainConfig
 
@@ -117,6 +120,29 @@ for _table, _cells in (("table1", TABLE1_CELLS), ("table2", TABLE2_CELLS)):
 
 EVALUATIONS = [(e, t) for e, ex in EXPERIMENTS.items() for t in ex["test"]]
 
+# ---------------------------------------------------------------- robustness
+ROBUSTNESS = []  # (experiment, testset, perturbation, level as written in paths)
+_robust = config.get("robustness", {})
+for _name in _robust.get("experiments", []):
+    if _name not in EXPERIMENTS:
+        _invalid(f"robustness.experiments: {_name!r} is not one of experiments")
+    _own = EXPERIMENTS[_name]["dataset"]
+    if _own not in EXPERIMENTS[_name]["test"]:
+        _invalid(
+            f"robustness.experiments: {_name!r} is not evaluated on its own data set "
+            f"{_own!r} (add it to experiments.{_name}.test: the clean score is the baseline)"
+        )
+    for _p, _levels in _robust.get("perturbations", {}).items():
+        for _level in PERTURBATION_LEVELS.get(_p, []) if _levels is None else _levels:
+            try:
+                check_perturbation(_p, _level)
+            except ValueError as exc:
+                _invalid(f"robustness.perturbations.{_p}: {exc}")
+            ROBUSTNESS.append((_name, _own, _p, f"{_level:g}"))
+        if _p not in PERTURBATION_LEVELS:
+            _invalid(f"robustness.perturbations: unknown {_p!r}; known: {', '.join(PERTURBATION_LEVELS)}")
+ROBUST_EXPERIMENTS = sorted({e for e, _, _, _ in ROBUSTNESS})
+
 # ---------------------------------------------------------------- interpretability
 INTERPRET = dict(config.get("interpret", {}))
 INTERPRETED = INTERPRET.pop("experiments", None)
@@ -148,6 +174,8 @@ wildcard_constraints:
     experiment=_alternatives(EXPERIMENTS),
     testset=_alternatives(TESTSETS),
     demo=_alternatives(DEMO_LAYOUTS),
+    perturbation=_alternatives(PERTURBATION_LEVELS),
+    level=r"[0-9][0-9.e+-]*",
 
 
 # ---------------------------------------------------------------- input functions
@@ -199,6 +227,33 @@ def get_testset(wildcards):
 
 def all_predictions():
     return [f"results/predictions/{e}/{t}.csv" for e, t in EVALUATIONS]
+
+
+def get_perturbed_data(wildcards):
+    """Clip-level perturbations score the usual shards; video compression scores the
+    faces of the re-encoded test videos."""
+    dataset = TESTSETS[wildcards.testset]["dataset"]
+    if wildcards.perturbation in VIDEO_LEVEL:
+        tail = f"{dataset}/{wildcards.perturbation}-{wildcards.level}"
+        return {
+            "manifest": f"results/manifests/perturbed/{tail}.csv",
+            "faces": f"results/faces/perturbed/{tail}",
+        }
+    return _data_of(dataset)
+
+
+def get_perturbation(wildcards):
+    if wildcards.perturbation in VIDEO_LEVEL:
+        return None  # already in the videos
+    return [wildcards.perturbation, float(wildcards.level)]
+
+
+def all_robustness_metrics(experiment=None):
+    return [
+        f"results/metrics/{e}/{t}/{p}-{lv}.json"
+        for e, t, p, lv in ROBUSTNESS
+        if experiment is None or e == experiment
+    ]
 
 
 def get_interpret_data(wildcards):

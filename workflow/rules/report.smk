@@ -100,6 +100,12 @@ rule summary:
         interpret_tables=all_interpretations(),
         interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=INTERPRETED),
         heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=INTERPRETED),
+        robustness_tables=expand(
+            "results/tables/robustness_{experiment}.md", experiment=ROBUST_EXPERIMENTS
+        ),
+        robustness_figures=expand(
+            "results/figures/robustness_{experiment}.png", experiment=ROBUST_EXPERIMENTS
+        ),
     output:
         "results/report.md",
     params:

@@ -24,10 +24,21 @@ metrics = evaluate(
     bootstrap=sm.params.evaluate["bootstrap"],
     seed=sm.params.seed,
     provenance=provenance(sm.config),
+    perturbation=getattr(sm.params, "perturbation", None),
     extra={
         "experiment": sm.wildcards.experiment,
         "testset": sm.wildcards.testset,
         "dataset": sm.params.testset["dataset"],
+        **(
+            {
+                "perturbation": {
+                    "name": sm.wildcards.perturbation,
+                    "level": float(sm.wildcards.level),
+                }
+            }
+            if hasattr(sm.wildcards, "perturbation")
+            else {}
+        ),
     },
 )
 logging.info("%s", {k: metrics[k] for k in ("videos", "scored", "video")})

@@ -1,0 +1,94 @@
+# Robustness (paper §IV-D, Fig. 6, and the LipForensics / DeeperForensics suite): the
+# test split of a model's own data set under perturbations, one evaluation per level.
+# Clip-level perturbations act on the aligned test clips; video compression re-encodes
+# the test videos and extracts their faces again.
+
+
+rule compress_videos:
+    input:
+        "results/manifests/{dataset}.csv",
+    output:
+        "results/manifests/perturbed/{dataset}/compression-{level}.csv",
+    params:
+        videos="resources/perturbed/{dataset}/compression-{level}",
+        root=get_dataset_root,
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/compress_videos/{dataset}/compression-{level}.log",
+    benchmark:
+        "benchmarks/compress_videos/{dataset}/compression-{level}.tsv"
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/compress_videos.py"
+
+
+rule preprocess_perturbed:
+    input:
+        "results/manifests/perturbed/{dataset}/compression-{level}.csv",
+    output:
+        directory("results/faces/perturbed/{dataset}/compression-{level}"),
+    params:
+        options=get_preprocess_options,
+        work="resources/work/faces/perturbed/{dataset}/compression-{level}",
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/preprocess/perturbed/{dataset}/compression-{level}.log",
+    benchmark:
+        "benchmarks/preprocess/perturbed/{dataset}/compression-{level}.tsv"
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/preprocess.py"
+
+
+rule evaluate_perturbed:
+    input:
+        unpack(get_perturbed_data),
+        model="results/models/{experiment}/best_model.pth",
+    output:
+        predictions="results/predictions/{experiment}/{testset}/{perturbation}-{level}.csv",
+        metrics="results/metrics/{experiment}/{testset}/{perturbation}-{level}.json",
+    params:
+        testset=get_testset,
+        evaluate=EVALUATE,
+        seed=config.get("seed", 0),
+        perturbation=get_perturbation,
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/evaluate/{experiment}/{testset}/{perturbation}-{level}.log",
+    benchmark:
+        "benchmarks/evaluate/{experiment}/{testset}/{perturbation}-{level}.tsv"
+    threads: THREADS["evaluate"]
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/evaluate.py"
+
+
+rule robustness:
+    input:
+        clean=lambda w: f"results/metrics/{w.experiment}/{EXPERIMENTS[w.experiment]['dataset']}.json",
+        perturbed=lambda w: all_robustness_metrics(w.experiment),
+    output:
+        table=report(
+            "results/tables/robustness_{experiment}.csv",
+            caption="../report/robustness.rst",
+            category="Robustness",
+            labels={"experiment": "{experiment}", "what": "table"},
+        ),
+        markdown="results/tables/robustness_{experiment}.md",
+        figure=report(
+            "results/figures/robustness_{experiment}.png",
+            caption="../report/robustness.rst",
+            category="Robustness",
+            labels={"experiment": "{experiment}", "what": "curves"},
+        ),
+    params:
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/robustness/{experiment}.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/robustness.py"
