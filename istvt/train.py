@@ -58,6 +58,11 @@ class TrainConfig:
     schedule: str = "cosine"  # after warm-up: cosine decay or constant
     select_metric: str = "val_video_acc"  # the paper selects on validation accuracy
     hflip: bool = True
+    # the paper's Fig. 8: random dropout of 16x16 squares (sizes of a 300-pixel crop,
+    # scaled), the same squares on every frame; with probability dropout_probability
+    # a training clip loses 1..dropout_regions squares (0: off)
+    dropout_regions: int = 0
+    dropout_probability: float = 0.5
     num_workers: int = 0
     seed: int = 0
 
@@ -70,6 +75,10 @@ class TrainConfig:
             raise ValueError(f"train.select_metric {self.select_metric!r} unknown")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("train.epochs and train.batch_size must be >= 1")
+        if self.dropout_regions < 0 or not 0 <= self.dropout_probability <= 1:
+            raise ValueError(
+                "train.dropout_regions must be >= 0 and train.dropout_probability in [0, 1]"
+            )
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
@@ -295,6 +304,24 @@ def _write_log(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
+def dropout_augmentation(cfg: TrainConfig):
+    """The training-time random dropout of the paper's Fig. 8 as a clip transform.
+
+    Draws from torch's generator, so it follows the training seed (and the DataLoader's
+    per-worker seeds) and differs from epoch to epoch.
+    """
+    from istvt.perturb import dropout
+
+    def augment(clip, key):
+        if float(torch.rand(())) >= cfg.dropout_probability:
+            return clip
+        regions = int(torch.randint(1, cfg.dropout_regions + 1, ()))
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
+        return dropout(clip, regions, rng)
+
+    return augment
+
+
 def train_experiment(
     manifest,
     faces_dir: str | Path,
@@ -314,7 +341,10 @@ def train_experiment(
     """
     from istvt.evaluate import split_dataset
 
-    train_set, rows = split_dataset(manifest, faces_dir, "train", methods, hflip=cfg.hflip)
+    augment = dropout_augmentation(cfg) if cfg.dropout_regions else None
+    train_set, rows = split_dataset(
+        manifest, faces_dir, "train", methods, hflip=cfg.hflip, transform=augment
+    )
     val_set, val_rows = split_dataset(manifest, faces_dir, "val", methods)
     log.info(
         "training on %d clips of %d videos, validating on %d clips of %d videos",
