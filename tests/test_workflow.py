@@ -327,12 +327,14 @@ def test_paper_config_plans_the_papers_protocol(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = planned_jobs(proc.stdout)
     assert jobs["manifest"] == jobs["preprocess"] == 5
-    assert jobs["train"] == 11  # 2 compressions x 4 methods, Celeb-DF, DFDC-P, FF++ (all)
-    assert jobs["evaluate"] == 14
-    assert jobs["roc_figure"] == 11 and jobs["summary"] == 1
+    # 2 compressions x 4 methods, Celeb-DF (also with dropout training), DFDC-P, FF++ (all)
+    assert jobs["train"] == 12
+    assert jobs["evaluate"] == 15
+    assert jobs["roc_figure"] == 12 and jobs["summary"] == 1
     assert jobs["interpret"] == 5  # the four FF++ c23 models and Celeb-DF
-    # Fig. 6 and the standard suite on Celeb-DF: 9 + 9 + 5 levels, 6 x 5, CRF x 5
-    assert jobs["evaluate_perturbed"] == 58 and jobs["robustness"] == 1
+    # Fig. 6 and the standard suite on Celeb-DF (Fig. 8: two models, trained with and
+    # without dropout): 9 + 9 + 5 levels, 6 x 5, CRF x 5 per model; one CRF re-encoding
+    assert jobs["evaluate_perturbed"] == 2 * 58 and jobs["robustness"] == 2
     assert jobs["compress_videos"] == jobs["preprocess_perturbed"] == 5
     for cell in ("ffpp_c40/NeuralTextures", "celebdf", "dfdc_preview"):
         assert cell in config["report"]["table1"]
