@@ -49,6 +49,10 @@ TINY = {
     "train": {"epochs": 2, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3},
     "evaluate": {"bootstrap": 50},
     "interpret": {"experiments": ["ffpp"], "heatmaps": 2, "fractions": [5, 30], "max_clips": 8},
+    "ablations": {
+        "attention": {"datasets": {"dfdc_demo": "celebdf"}, "variants": ["joint"]},
+        "sequence_length": {"dataset": "dfdc_demo", "values": [2, 4]},
+    },
     "robustness": {
         "experiments": ["dfdc"],
         "perturbations": {"jpeg": [30], "dropout": [8, 40], "compression": [35]},
@@ -232,7 +236,7 @@ def test_results_tables_figures_and_report(tiny_run):
     assert t2.loc["dfdc", "paper_auc"] == paper["table2_cross_auc"]["dfdc"]
     assert 0 <= t2.loc["dfdc", "ours_auc"] <= 100
     matrix = pd.read_csv(res / "tables" / "all_results.csv")
-    assert len(matrix) == len(evaluations)
+    assert len(matrix) == len(evaluations) + 3  # + the ablation models: base, joint, T = 2
     assert set(matrix[matrix.experiment == "ffpp"].kind) == {"in-dataset", "cross"}
     for name in ("roc_ffpp.png", "roc_dfdc.png", "training_curves.png"):
         assert (res / "figures" / name).read_bytes()[:4] == b"\x89PNG"
@@ -270,8 +274,23 @@ def test_results_tables_figures_and_report(tiny_run):
     ]  # fmt: skip
     assert robust.loc[robust.perturbation == "jpeg", "paper_acc"].iloc[0] == 93.8
     assert (res / "figures" / "robustness_dfdc.png").read_bytes()[:4] == b"\x89PNG"
+    # ablations: the base model (T = 4) shared by both tables, T = 2 from its own clips
+    att = pd.read_csv(res / "tables" / "ablation_attention.csv")
+    length = pd.read_csv(res / "tables" / "ablation_sequence_length.csv")
+    assert list(att.row) == ["joint"] and att.paper_acc[0] == 99.0
+    assert list(length.row) == [2, 4] and length.gflops[0] < length.gflops[1]
+    assert length.paper_auc.tolist() == [96.1, 96.5]
+    clips = ShardReader(next((res / "faces" / "length-2" / "dfdc_demo").glob("shard-*.npz")))
+    assert clips.clips.shape[1] == 2
+    assert (
+        load_checkpoint(
+            res / "models" / length.experiment[0] / "best_model.pth"
+        ).cfg.sequence_length
+        == 2
+    )
     report = (res / "report.md").read_text()
     assert "Table I" in report and "Table II" in report and "git commit" in report
+    assert "## Ablations" in report and "Table IV" in report
     assert "## Interpretability" in report and "deletion_ffpp.png" in report
     assert "## Robustness" in report and "robustness_dfdc.png" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
@@ -327,10 +346,13 @@ def test_paper_config_plans_the_papers_protocol(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = planned_jobs(proc.stdout)
     assert jobs["manifest"] == jobs["preprocess"] == 5
-    # 2 compressions x 4 methods, Celeb-DF (also with dropout training), DFDC-P, FF++ (all)
-    assert jobs["train"] == 12
-    assert jobs["evaluate"] == 15
-    assert jobs["roc_figure"] == 12 and jobs["summary"] == 1
+    # 2 compressions x 4 methods, Celeb-DF (also with dropout training), DFDC-P, FF++
+    # (all), and the ablations: 11 variants on FF++ LQ and on Celeb-DF, 5 more T and 5
+    # more M on FF++ LQ (T = 6 and M = 12 are the base model of Table III)
+    assert jobs["train"] == 12 + 32
+    assert jobs["evaluate"] == 15 + 32
+    assert jobs["roc_figure"] == 44 and jobs["summary"] == 1
+    assert jobs["preprocess_length"] == 5 and jobs["ablation_table"] == 3
     assert jobs["interpret"] == 5  # the four FF++ c23 models and Celeb-DF
     # Fig. 6 and the standard suite on Celeb-DF (Fig. 8: two models, trained with and
     # without dropout): 9 + 9 + 5 levels, 6 x 5, CRF x 5 per model; one CRF re-encoding
@@ -367,6 +389,10 @@ def test_paper_config_without_data_names_the_root_key(tmp_path):
             "robustness.perturbations.jpeg",
         ),
         ({"robustness": {"experiments": ["nope"]}}, "robustness.experiments: 'nope'"),
+        (
+            {"ablations": {"attention": {"datasets": {"dfdc_demo": "x"}, "variants": ["joint"]}}},
+            "paper column",
+        ),
         ({"model": {**TINY["model"], "attention": "joint", "self_subtract": False}}, "'joint'"),
     ],
 )

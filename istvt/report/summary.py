@@ -92,6 +92,7 @@ def write_summary(
     config: dict,
     interpretations: Mapping[str, Mapping[str, str | Path]] | None = None,
     robustness: Mapping[str | Path, str | Path] | None = None,
+    ablations: list[str | Path] | None = None,
 ) -> None:
     """Write ``out`` (Markdown); paths inside it are relative to its folder."""
     out = Path(out)
@@ -112,6 +113,16 @@ def write_summary(
     lines += ["## Figures", ""]
     for title, path in figures.items():
         lines += [f"### {title}", "", f"![{title}]({_rel(path, here)})", ""]
+    if ablations:
+        lines += [
+            "## Ablations",
+            "",
+            "Each row is a model trained and tested like the others; our GFLOPs are those "
+            "of the model as trained, the paper's of its full-size model.",
+            "",
+        ]
+        for table in ablations:
+            lines += [Path(table).read_text().rstrip(), ""]
     if robustness:
         lines += [
             "## Robustness",

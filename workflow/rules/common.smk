@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from istvt import __version__ as ISTVT_VERSION
+from istvt.ablation import ablation_experiments
 from istvt.config import ConfigError, ModelConfig
 from istvt.data.demo import WRITERS as DEMO_LAYOUTS
 from istvt.data.demo import DemoOptions
@@ -86,13 +87,10 @@ for _name, _ex in config["experiments"].items():
         _train = TrainConfig.from_dict({**TRAIN_CONFIG.__dict__, **_ex.get("train", {})})
     except (ConfigError, TypeError, ValueError) as exc:
         _invalid(f"experiments.{_name}: {exc}")
-    if (_model.sequence_length, _model.image_size) != (
-        MODEL_CONFIG.sequence_length,
-        MODEL_CONFIG.image_size,
-    ):
+    if _model.image_size != MODEL_CONFIG.image_size:
         _invalid(
-            f"experiments.{_name}.model: sequence_length and image_size must match the "
-            f"model section (the face clips are extracted once, at that size)"
+            f"experiments.{_name}.model: image_size must match the model section (the "
+            f"face clips are extracted once, at that size)"
         )
     EXPERIMENTS[_name] = {
         "dataset": _ex["dataset"],
@@ -101,6 +99,28 @@ for _name, _ex in config["experiments"].items():
         "model": _model.to_dict(),
         "train": _train.__dict__,
     }
+
+# ---------------------------------------------------------------- ablations
+try:
+    _ablations, ABLATION_ROWS = ablation_experiments(
+        config.get("ablations"), MODEL_CONFIG, set(DATASETS)
+    )
+    _ablation_train = TrainConfig.from_dict(
+        {**TRAIN_CONFIG.__dict__, **config.get("ablations", {}).get("train", {})}
+    )
+except (ConfigError, TypeError, ValueError) as exc:
+    _invalid(exc)
+for _name, _ex in _ablations.items():
+    if _name in EXPERIMENTS:
+        _invalid(f"ablations: generated experiment {_name!r} clashes with experiments.{_name}")
+    EXPERIMENTS[_name] = {
+        "dataset": _ex["dataset"],
+        "methods": None,
+        "test": [_ex["dataset"]],
+        "model": _ex["model"],
+        "train": _ablation_train.__dict__,
+    }
+ABLATION_TABLES = sorted({r["table"] for r in ABLATION_ROWS})
 
 # ---------------------------------------------------------------- report
 REPORT = {"table1": {}, "table2": {}, **config.get("report", {})}
@@ -126,6 +146,8 @@ _robust = config.get("robustness", {})
 for _name in _robust.get("experiments", []):
     if _name not in EXPERIMENTS:
         _invalid(f"robustness.experiments: {_name!r} is not one of experiments")
+    if EXPERIMENTS[_name]["model"]["sequence_length"] != MODEL_CONFIG.sequence_length:
+        _invalid(f"robustness.experiments: {_name!r} must use the model section's sequence_length")
     _own = EXPERIMENTS[_name]["dataset"]
     if _own not in EXPERIMENTS[_name]["test"]:
         _invalid(
@@ -146,7 +168,7 @@ ROBUST_EXPERIMENTS = sorted({e for e, _, _, _ in ROBUSTNESS})
 # ---------------------------------------------------------------- interpretability
 INTERPRET = dict(config.get("interpret", {}))
 INTERPRETED = INTERPRET.pop("experiments", None)
-INTERPRETED = list(EXPERIMENTS) if INTERPRETED is None else INTERPRETED
+INTERPRETED = list(config["experiments"]) if INTERPRETED is None else INTERPRETED
 HEATMAPS = INTERPRET.pop("heatmaps", 4)
 try:
     FAITHFULNESS = FaithfulnessConfig(**INTERPRET)
@@ -176,6 +198,8 @@ wildcard_constraints:
     demo=_alternatives(DEMO_LAYOUTS),
     perturbation=_alternatives(PERTURBATION_LEVELS),
     level=r"[0-9][0-9.e+-]*",
+    length=r"[0-9]+",
+    table=_alternatives(ABLATION_TABLES),
 
 
 # ---------------------------------------------------------------- input functions
@@ -202,19 +226,31 @@ def get_preprocess_options(wildcards):
     return {**PREPROCESS_OPTIONS.to_dict(), **DATASETS[wildcards.dataset].get("preprocess", {})}
 
 
-def _data_of(dataset):
-    return {
-        "manifest": f"results/manifests/{dataset}.csv",
-        "faces": f"results/faces/{dataset}",
-    }
+def _data_of(dataset, experiment=None):
+    """Manifest and face clips of a data set, extracted at the experiment's clip length
+    (models of another sequence_length than the model section's get their own)."""
+    length = EXPERIMENTS[experiment]["model"]["sequence_length"] if experiment else None
+    faces = f"results/faces/{dataset}"
+    if length is not None and length != MODEL_CONFIG.sequence_length:
+        faces = f"results/faces/length-{length}/{dataset}"
+    return {"manifest": f"results/manifests/{dataset}.csv", "faces": faces}
 
 
 def get_train_data(wildcards):
-    return _data_of(EXPERIMENTS[wildcards.experiment]["dataset"])
+    return _data_of(EXPERIMENTS[wildcards.experiment]["dataset"], wildcards.experiment)
 
 
 def get_test_data(wildcards):
-    return _data_of(TESTSETS[wildcards.testset]["dataset"])
+    return _data_of(TESTSETS[wildcards.testset]["dataset"], wildcards.experiment)
+
+
+def get_length_options(wildcards):
+    return {**get_preprocess_options(wildcards), "sequence_length": int(wildcards.length)}
+
+
+def get_ablation_inputs(wildcards):
+    rows = [r for r in ABLATION_ROWS if r["table"] == wildcards.table]
+    return [f"results/metrics/{r['experiment']}/{r['dataset']}.json" for r in rows]
 
 
 def get_experiment(wildcards):
@@ -239,7 +275,7 @@ def get_perturbed_data(wildcards):
             "manifest": f"results/manifests/perturbed/{tail}.csv",
             "faces": f"results/faces/perturbed/{tail}",
         }
-    return _data_of(dataset)
+    return _data_of(dataset, wildcards.experiment)
 
 
 def get_perturbation(wildcards):
@@ -257,7 +293,7 @@ def all_robustness_metrics(experiment=None):
 
 
 def get_interpret_data(wildcards):
-    return _data_of(EXPERIMENTS[wildcards.experiment]["dataset"])
+    return _data_of(EXPERIMENTS[wildcards.experiment]["dataset"], wildcards.experiment)
 
 
 def get_mask_root(wildcards):

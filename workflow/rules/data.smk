@@ -52,3 +52,22 @@ rule preprocess:
         "../../envs/istvt.yaml"
     script:
         "../scripts/preprocess.py"
+
+
+rule preprocess_length:
+    input:
+        "results/manifests/{dataset}.csv",
+    output:
+        directory("results/faces/length-{length}/{dataset}"),
+    params:
+        options=get_length_options,
+        work="resources/work/faces/length-{length}/{dataset}",
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/preprocess/length-{length}/{dataset}.log",
+    benchmark:
+        "benchmarks/preprocess/length-{length}/{dataset}.tsv"
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/preprocess.py"

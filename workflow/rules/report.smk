@@ -100,6 +100,7 @@ rule summary:
         interpret_tables=all_interpretations(),
         interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=INTERPRETED),
         heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=INTERPRETED),
+        ablation_tables=expand("results/tables/ablation_{table}.md", table=ABLATION_TABLES),
         robustness_tables=expand(
             "results/tables/robustness_{experiment}.md", experiment=ROBUST_EXPERIMENTS
         ),
@@ -119,3 +120,26 @@ rule summary:
         "../../envs/istvt.yaml"
     script:
         "../scripts/summary.py"
+
+
+rule ablation_table:
+    input:
+        get_ablation_inputs,
+    output:
+        table=report(
+            "results/tables/ablation_{table}.csv",
+            caption="../report/ablation.rst",
+            category="Ablations",
+            labels={"table": "{table}"},
+        ),
+        markdown="results/tables/ablation_{table}.md",
+    params:
+        rows=lambda w: [r for r in ABLATION_ROWS if r["table"] == w.table],
+        models={e: ex["model"] for e, ex in EXPERIMENTS.items()},
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/ablation_table/{table}.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/ablation_table.py"

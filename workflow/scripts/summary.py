@@ -20,6 +20,7 @@ write_summary(
     experiments=experiments,
     model_cost=sm.input.model_cost,
     config=sm.config,
+    ablations=list(sm.input.ablation_tables),
     robustness=dict(zip(sm.input.robustness_tables, sm.input.robustness_figures, strict=True)),
     interpretations={
         e: {"table": t, "figure": f, "heatmaps": h}
