@@ -40,7 +40,7 @@ def variant_label(cfg: ModelConfig) -> str:
 def _name(dataset: str, base: ModelConfig, cfg: ModelConfig) -> str:
     parts = []
     if (cfg.attention, cfg.self_subtract) != (base.attention, base.self_subtract):
-        parts.append(f"attn-{variant_label(cfg)}")
+        parts.append(f"attn-{variant_label(cfg).replace('+', '-')}")  # no '+' in paths
     if cfg.sequence_length != base.sequence_length:
         parts.append(f"T{cfg.sequence_length}")
     if cfg.num_layers != base.num_layers:

@@ -139,8 +139,11 @@ def test_forcerun_train_and_a_changed_training_param_rerun_only_what_depends_on_
         proc = snakemake(tiny_run, config, "-n", *args)
         assert proc.returncode == 0, proc.stderr[-2000:]
         jobs = planned_jobs(proc.stdout)
-        assert jobs["train"] == 2 and jobs["evaluate"] == 4 and jobs["summary"] == 1
-        assert not {"demo_data", "manifest", "preprocess"} & set(jobs), jobs
+        # 2 experiments + 3 ablation models, 4 + 3 evaluations, 4 robustness levels
+        assert jobs["train"] == 5 and jobs["evaluate"] == 7 and jobs["summary"] == 1
+        assert jobs["evaluate_perturbed"] == 4
+        assert not {"demo_data", "manifest", "preprocess", "preprocess_length"} & set(jobs), jobs
+        assert not {"compress_videos", "preprocess_perturbed"} & set(jobs), jobs
 
 
 def test_missing_dataset_root_names_the_key(tmp_path):

@@ -1,6 +1,7 @@
 # Shared helpers: config validation (fails before any job runs), input functions,
 # wildcard constraints.
 
+import re
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -188,7 +189,7 @@ for _name in INTERPRETED:
 
 
 def _alternatives(names):
-    return "|".join(sorted(names)) or "none"
+    return "|".join(re.escape(n) for n in sorted(names)) or "none"
 
 
 wildcard_constraints:

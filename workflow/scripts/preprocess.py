@@ -23,4 +23,8 @@ out.mkdir(parents=True, exist_ok=True)
 for path in sorted(work.iterdir()):
     os.replace(path, out / path.name)
 work.rmdir()
+for parent in work.parents:  # nested work folders (length-T/..., perturbed/...): tidy up
+    if parent.name in ("faces", "") or any(parent.iterdir()):
+        break
+    parent.rmdir()
 logging.info("%d videos: %s", len(table), table.groupby("status").size().to_dict())
