@@ -393,8 +393,20 @@ def test_paper_config_without_data_names_the_root_key(tmp_path):
         ),
         ({"robustness": {"experiments": ["nope"]}}, "robustness.experiments: 'nope'"),
         (
+            {"ablations": {"num_layers": {"dataset": "dfdc_demo", "values": [1]}, "x": {}}},
+            "ablations",
+        ),
+        (
+            {
+                "ablations": {
+                    "attention": {"datasets": {"dfdc_demo": "ffpp"}, "variants": ["joint+ss"]}
+                }
+            },
+            "self_subtract",
+        ),
+        (
             {"ablations": {"attention": {"datasets": {"dfdc_demo": "x"}, "variants": ["joint"]}}},
-            "paper column",
+            "'x' is not one of ['ffpp', 'celebdf']",
         ),
         ({"model": {**TINY["model"], "attention": "joint", "self_subtract": False}}, "'joint'"),
     ],
