@@ -225,3 +225,12 @@ def test_training_dropout_augmentation_follows_the_seed():
     np.testing.assert_array_equal(never(clip, "v:0"), clip)
     with pytest.raises(ValueError, match="dropout_regions"):
         TrainConfig(dropout_regions=-1)
+
+
+@pytest.mark.parametrize("factor", LEVELS["saturation"])
+def test_saturation_scales_the_hsv_saturation(factor):
+    clip = face_clip(t=1, size=60)
+    out = perturb_clip(clip, "saturation", factor)
+    s_in = cv2.cvtColor(clip[0], cv2.COLOR_RGB2HSV)[..., 1].astype(float)
+    s_out = cv2.cvtColor(out[0], cv2.COLOR_RGB2HSV)[..., 1].astype(float)
+    assert s_out.mean() == pytest.approx(factor * s_in.mean(), abs=2.0)
