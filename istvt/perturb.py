@@ -91,19 +91,24 @@ def jpeg(clip: np.ndarray, quality: float, rng=None) -> np.ndarray:
     )
 
 
-def downscale(clip: np.ndarray, factor: float, rng=None) -> np.ndarray:
+def _down_up(clip: np.ndarray, small: int, up: int) -> np.ndarray:
+    """Every frame down-sampled to small x small (area), then back with ``up``."""
     size = clip.shape[1]
-    small = max(1, int(round(size * factor)))
+    small = max(1, small)
     return np.stack(
         [
             cv2.resize(
                 cv2.resize(f, (small, small), interpolation=cv2.INTER_AREA),
                 (size, size),
-                interpolation=cv2.INTER_LINEAR,
+                interpolation=up,
             )
             for f in clip
         ]
     )
+
+
+def downscale(clip: np.ndarray, factor: float, rng=None) -> np.ndarray:
+    return _down_up(clip, int(round(clip.shape[1] * factor)), cv2.INTER_LINEAR)
 
 
 def dropout(clip: np.ndarray, regions: float, rng: np.random.Generator) -> np.ndarray:
@@ -146,18 +151,7 @@ def blur(clip: np.ndarray, kernel: float, rng=None) -> np.ndarray:
 
 
 def pixelation(clip: np.ndarray, factor: float, rng=None) -> np.ndarray:
-    size = clip.shape[1]
-    small = max(1, int(round(size / factor)))
-    return np.stack(
-        [
-            cv2.resize(
-                cv2.resize(f, (small, small), interpolation=cv2.INTER_AREA),
-                (size, size),
-                interpolation=cv2.INTER_NEAREST,
-            )
-            for f in clip
-        ]
-    )
+    return _down_up(clip, int(round(clip.shape[1] / factor)), cv2.INTER_NEAREST)
 
 
 CLIP_LEVEL: dict[str, Callable] = {
