@@ -55,6 +55,11 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
+    def raw_clip(self, k: int) -> np.ndarray:
+        """(T, S, S, 3) uint8 copy of clip ``k`` as stored (no transform, no flip)."""
+        r, i = self.index[k]
+        return self.readers[r].clip(i)
+
     def boxes(self, k: int) -> np.ndarray | None:
         """(T, 3) crop geometry (centre x, y, side) of clip ``k``; None for shards
         written without it."""

@@ -51,7 +51,7 @@ def write_heatmaps(
         p = float(torch.sigmoid(e.logits[0]))
         path = out_dir / f"{vid.replace('/', '__')}.png"
         relevance_figure(
-            np.array(dataset.readers[dataset.index[k][0]].clips[dataset.index[k][1]]),
+            dataset.raw_clip(k),
             upsample(e.spatial, size)[0].numpy(),
             upsample(e.temporal, size)[0].numpy(),
             path,
