@@ -68,10 +68,19 @@ def split_dataset(
     methods: Iterable[str] | None = None,
     hflip: bool = False,
     transform=None,
+    augment=None,
+    seed: int = 0,
 ) -> tuple[ClipDataset, pd.DataFrame]:
     """Clips of one split (restricted to ``methods``) and the split's manifest rows."""
     rows = select_videos(manifest, split, methods)
-    dataset = ClipDataset(shard_paths(faces_dir), rows.video_id, hflip=hflip, transform=transform)
+    dataset = ClipDataset(
+        shard_paths(faces_dir),
+        rows.video_id,
+        hflip=hflip,
+        transform=transform,
+        augment=augment,
+        seed=seed,
+    )
     return dataset, rows
 
 

@@ -1,7 +1,9 @@
 """Training: SGD with warm-up, BCE, model selection on the validation split, resumable.
 
-The loop is written for one process; its pieces (seeded sampler, rank-0-only writes via
-``is_main``) are where DDP plugs in without restructuring.
+One process, or N data-parallel processes under ``torchrun --nproc_per_node N``
+(:mod:`istvt.distributed`). ``train.batch_size`` is the *global* batch: every rank takes
+``batch_size / N`` clips of the same seeded global order, so N processes take the same
+steps as one and a run resumes under a different N.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,7 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
 
+from istvt import distributed
 from istvt.checkpoint import save_checkpoint
 from istvt.config import ModelConfig, dataclass_from_dict
 from istvt.data.dataset import ClipDataset
@@ -43,6 +48,22 @@ LOG_COLUMNS = [
 ]
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: TrainConfig keys that change speed, not results: a resume ignores them.
+LOADER_KEYS = ("num_workers", "pin_memory", "prefetch_factor")
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a run (None: fp32)."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("train.precision fp16 needs a GPU; use bf16 or fp32 on a CPU")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The config's ``train`` section (paper §IV-B.2 defaults where it gives them)."""
@@ -63,7 +84,15 @@ class TrainConfig:
     # a training clip loses 1..dropout_regions squares (0: off)
     dropout_regions: int = 0
     dropout_probability: float = 0.5
+    # numerics: auto = bf16 autocast on GPUs that have it (fp16 + gradient scaling on
+    # older ones), fp32 on CPUs
+    precision: str = "auto"
+    # several processes: BatchNorm over the global batch (SyncBatchNorm on GPUs)
+    sync_batchnorm: bool = True
+    # data loading (speed only: never part of the resume signature)
     num_workers: int = 0
+    pin_memory: bool = True  # page-locked batches for asynchronous copies to the GPU
+    prefetch_factor: int = 2  # batches each worker loads ahead
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +104,12 @@ class TrainConfig:
             raise ValueError(f"train.select_metric {self.select_metric!r} unknown")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("train.epochs and train.batch_size must be >= 1")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if self.num_workers < 0 or self.prefetch_factor < 1:
+            raise ValueError("train.num_workers must be >= 0 and train.prefetch_factor >= 1")
         if self.dropout_regions < 0 or not 0 <= self.dropout_probability <= 1:
             raise ValueError(
                 "train.dropout_regions must be >= 0 and train.dropout_probability in [0, 1]"
@@ -112,17 +147,46 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
 
 @torch.no_grad()
 def predict(
-    model: ISTVT, dataset: ClipDataset, batch_size: int = 16, device: torch.device | str = "cpu"
+    model: ISTVT,
+    dataset: ClipDataset,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    num_workers: int = 0,
 ) -> np.ndarray:
-    """Fake probability of every clip of ``dataset`` (in dataset order)."""
+    """Fake probability of every clip of ``dataset`` (in dataset order).
+
+    Inside a process group every rank scores its share of the clips and all ranks
+    receive all scores. bf16 autocast on GPUs.
+    """
     model.eval()
-    out = np.zeros(len(dataset), dtype=np.float64)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     device = torch.device(device)
+    world = distributed.current()
+    sampler = (
+        DistributedSampler(dataset, world.size, world.rank, shuffle=False)
+        if world.distributed
+        else None
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    indices, scores = [], []
     for x, _, idx in loader:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(x.to(device))
-        out[idx.numpy()] = torch.sigmoid(logits.float()).cpu().numpy()
+            logits = model(x.to(device, non_blocking=True))
+        scores.append(torch.sigmoid(logits.float()).cpu().numpy())
+        indices.append(idx.numpy())
+    out = np.zeros(len(dataset), dtype=np.float64)
+    if indices:
+        mine = (np.concatenate(indices), np.concatenate(scores))
+    else:
+        mine = (np.zeros(0, np.int64), np.zeros(0))
+    for idx, values in distributed.gather(mine):
+        out[idx] = values
     return out
 
 
@@ -159,19 +223,35 @@ def train(
     """Train, keep the checkpoint that is best on validation, and resume if interrupted.
 
     ``state_path`` (outside the declared outputs) holds the last finished epoch;
-    a rerun with the same configuration continues from it.
+    a rerun with the same configuration continues from it, with any number of
+    processes. Inside a process group (``torchrun``) every rank runs this function;
+    rank 0 alone logs and writes files.
     """
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(
             f"empty split: {len(train_set)} training and {len(val_set)} "
             f"validation clips; check the manifest splits and preprocessing status"
         )
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    world = distributed.current()
+    if cfg.batch_size % world.size:
+        raise ValueError(
+            f"train.batch_size = {cfg.batch_size} is the global batch and must divide evenly "
+            f"over the {world.size} training processes; choose a multiple of {world.size}"
+        )
+    local_batch = cfg.batch_size // world.size
+    device = distributed.training_device(device, world)
     seed_everything(cfg.seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
+    amp_dtype = resolve_precision(cfg.precision, device)
     model = ISTVT(model_cfg).to(device)
+    if device.type == "cuda":
+        model.set_channels_last(True)
+    if world.distributed and cfg.sync_batchnorm:
+        # before the optimizer is made: the conversion replaces the BatchNorm parameters
+        model = distributed.synchronise_batchnorm(model, device)
     opt = make_optimizer(model, cfg)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     pos_weight = None
     if cfg.balance_classes:
         fakes = int(train_set.labels.sum())
@@ -181,7 +261,7 @@ def train(
         pos_weight = torch.tensor(reals / fakes, device=device)
     signature = {
         "model": model_cfg.architecture(),
-        "train": asdict(cfg),
+        "train": {k: v for k, v in asdict(cfg).items() if k not in LOADER_KEYS},
         "train_clips": len(train_set),
         "val_clips": len(val_set),
     }
@@ -192,44 +272,78 @@ def train(
         if state.get("signature") == signature:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
+            if "scaler" in state:
+                scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["rng"])
             start_epoch, best, rows = state["epoch"], state["best"], state["rows"]
             best_state = state["best_model"]
-            log.info("resuming after epoch %d from %s", start_epoch, state_path)
-        else:
+            if world.is_main:
+                log.info(
+                    "resuming after epoch %d from %s (saved by %s process(es), now %d)",
+                    start_epoch,
+                    state_path,
+                    state.get("world_size", 1),
+                    world.size,
+                )
+        elif world.is_main:
             log.warning("%s belongs to another configuration: starting afresh", state_path)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    steps = math.ceil(len(train_set) / cfg.batch_size)
+    net: torch.nn.Module = model
+    if world.distributed:
+        # 1x1 convolutions' gradients: strides of size-1 dimensions differ, harmlessly
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
+        net = torch.nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            gradient_as_bucket_view=True,  # gradients live in the all-reduce buckets
+        )
+    if hasattr(train_set, "set_epoch"):
+        train_set.seed = cfg.seed  # augmentation follows the training seed
+    # every rank takes its slice of one seeded global order: rank r's k-th batch holds
+    # positions k*B + r, k*B + r + N, ... of it, so the N slices of step k together are
+    # exactly the k-th global batch of a single process
+    sampler = DistributedSampler(
+        train_set, world.size, world.rank, shuffle=True, seed=cfg.seed, drop_last=False
+    )
+    loader_options: dict = {
+        "num_workers": cfg.num_workers,
+        "pin_memory": cfg.pin_memory and device.type == "cuda",
+    }
+    if cfg.num_workers:
+        loader_options.update(prefetch_factor=cfg.prefetch_factor, worker_init_fn=_worker_init)
+    steps = math.ceil(len(sampler) / local_batch)
     higher_better = cfg.select_metric != "val_loss"
     t_start = time.perf_counter()
     for epoch in range(start_epoch, cfg.epochs):
-        generator.manual_seed(cfg.seed + epoch)  # the same order after a resume
+        sampler.set_epoch(epoch)  # order seeded by seed + epoch: the same after a resume
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
         loader = DataLoader(
-            train_set,
-            batch_size=cfg.batch_size,
-            shuffle=True,
-            generator=generator,
-            num_workers=cfg.num_workers,
-            drop_last=False,
+            train_set, batch_size=local_batch, sampler=sampler, drop_last=False, **loader_options
         )
-        model.train()
+        net.train()
         t0 = time.perf_counter()
-        total, correct, loss_sum = 0, 0, 0.0
+        total, correct, loss_sum = 0, torch.zeros((), device=device), torch.zeros((), device=device)
         for b, (x, y, _) in enumerate(loader):
             lr = lr_at(cfg, epoch * steps + b, steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x, y = x.to(device), y.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                logits = model(x)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(
+                device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+            ):
+                logits = net(x)
             loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(y)
-            correct += int(((logits.detach() > 0).float() == y).sum())
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            loss_sum += loss.detach() * len(y)  # no host sync per step
+            correct += ((logits.detach() > 0).float() == y).sum()
             total += len(y)
-        metrics = evaluate_split(model, val_set, cfg.batch_size, device)
+        loss_sum, correct, total = distributed.all_sum(
+            [float(loss_sum), float(correct), float(total)], device
+        )
+        metrics = evaluate_split(model, val_set, local_batch, device)
         value = metrics[cfg.select_metric]
         tie_break = -metrics["val_loss"]
         key = (value if higher_better else -value, tie_break)
@@ -247,49 +361,62 @@ def train(
             "selected": int(selected),
         }
         rows.append(row)
-        elapsed = time.perf_counter() - t_start
-        done = epoch + 1 - start_epoch
-        log.info(
-            "epoch %d/%d loss %.4f val_loss %.4f val_video_acc %.3f val_video_auc %.3f%s "
-            "| %.1f s/epoch, ETA %.0f s",
-            epoch + 1,
-            cfg.epochs,
-            row["train_loss"],
-            metrics["val_loss"],
-            metrics["val_video_acc"],
-            metrics["val_video_auc"],
-            " *" if selected else "",
-            elapsed / done,
-            elapsed / done * (cfg.epochs - epoch - 1),
-        )
-        _write_log(rows, log_csv)
-        _save_state(
-            {
-                "signature": signature,
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "rng": torch.get_rng_state(),
-                "best": best,
-                "best_model": best_state,
-                "rows": rows,
-            },
-            state_path,
-        )
-    model.load_state_dict(best_state)
+        if world.is_main:
+            elapsed = time.perf_counter() - t_start
+            done = epoch + 1 - start_epoch
+            log.info(
+                "epoch %d/%d loss %.4f val_loss %.4f val_video_acc %.3f val_video_auc %.3f%s "
+                "| %.1f s/epoch, %.1f clips/s, ETA %.0f s",
+                epoch + 1,
+                cfg.epochs,
+                row["train_loss"],
+                metrics["val_loss"],
+                metrics["val_video_acc"],
+                metrics["val_video_auc"],
+                " *" if selected else "",
+                elapsed / done,
+                total / max(row["seconds"], 1e-9),
+                elapsed / done * (cfg.epochs - epoch - 1),
+            )
+            _write_log(rows, log_csv)
+            _save_state(
+                {
+                    "signature": signature,
+                    "epoch": epoch + 1,
+                    "world_size": world.size,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "best": best,
+                    "best_model": best_state,
+                    "rows": rows,
+                },
+                state_path,
+            )
+        distributed.barrier()  # nobody runs ahead of a state that might be resumed
     best_row = max((r for r in rows if r["selected"]), key=lambda r: r["epoch"])
-    save_checkpoint(
-        out_model,
-        model,
-        extra={
-            "train": asdict(cfg),
-            "best_epoch": best_row["epoch"],
-            **{k: float(v) for k, v in best_row.items() if k.startswith("val_")},
-            "provenance": provenance or make_provenance(),
-        },
-    )
-    state_path.unlink(missing_ok=True)  # finished: nothing left to resume
+    if world.is_main:
+        model.load_state_dict(best_state)
+        save_checkpoint(
+            out_model,
+            model,
+            extra={
+                "train": asdict(cfg),
+                "best_epoch": best_row["epoch"],
+                "world_size": world.size,
+                **{k: float(v) for k, v in best_row.items() if k.startswith("val_")},
+                "provenance": provenance or make_provenance(),
+            },
+        )
+        state_path.unlink(missing_ok=True)  # finished: nothing left to resume
+    distributed.barrier()
     return best_row
+
+
+def _worker_init(worker_id: int) -> None:
+    """Loader workers decode and copy; one thread each keeps them off the model's cores."""
+    torch.set_num_threads(1)
 
 
 def _save_state(state: dict, path: Path) -> None:
@@ -307,17 +434,16 @@ def _write_log(rows: list[dict], path: Path) -> None:
 def dropout_augmentation(cfg: TrainConfig):
     """The training-time random dropout of the paper's Fig. 8 as a clip transform.
 
-    Draws from torch's generator, so it follows the training seed (and the DataLoader's
-    per-worker seeds) and differs from epoch to epoch.
+    ``augment(clip, rng)`` for :class:`ClipDataset`, which seeds ``rng`` from the
+    training seed, the epoch and the clip: it differs from epoch to epoch, not with the
+    number of loader workers or processes.
     """
     from istvt.perturb import dropout
 
-    def augment(clip, key):
-        if float(torch.rand(())) >= cfg.dropout_probability:
+    def augment(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if rng.random() >= cfg.dropout_probability:
             return clip
-        regions = int(torch.randint(1, cfg.dropout_regions + 1, ()))
-        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
-        return dropout(clip, regions, rng)
+        return dropout(clip, int(rng.integers(1, cfg.dropout_regions + 1)), rng)
 
     return augment
 
@@ -343,15 +469,16 @@ def train_experiment(
 
     augment = dropout_augmentation(cfg) if cfg.dropout_regions else None
     train_set, rows = split_dataset(
-        manifest, faces_dir, "train", methods, hflip=cfg.hflip, transform=augment
+        manifest, faces_dir, "train", methods, hflip=cfg.hflip, augment=augment, seed=cfg.seed
     )
     val_set, val_rows = split_dataset(manifest, faces_dir, "val", methods)
     log.info(
-        "training on %d clips of %d videos, validating on %d clips of %d videos",
+        "training on %d clips of %d videos, validating on %d clips of %d videos (%d process(es))",
         len(train_set),
         len(rows),
         len(val_set),
         len(val_rows),
+        distributed.current().size,
     )
     return train(
         model_cfg, cfg, train_set, val_set, out_model, state_path, log_csv, device, provenance

@@ -26,9 +26,14 @@ class ClipDataset(Dataset):
 
     Items are ``(clip, label, index)``: clip (T, 3, S, S) float32 in [-1, 1], label
     float32 (1 = fake), index into :attr:`video_ids` / :attr:`starts`.
-    ``hflip`` (training only) mirrors a clip with probability 0.5, the same way for all
-    of its frames. ``transform(clip, key)`` (e.g. a robustness perturbation) maps the
-    (T, S, S, 3) uint8 clip before normalisation; ``key`` is ``"<video id>:<start>"``.
+    ``transform(clip, key)`` (e.g. a robustness perturbation) maps the (T, S, S, 3)
+    uint8 clip before normalisation; ``key`` is ``"<video id>:<start>"``.
+
+    Training augmentation draws from a generator seeded by ``(seed, epoch, index)``
+    (:meth:`set_epoch`), never from a global or per-worker stream: a clip gets the same
+    augmentation whatever the number of loader workers or training processes, and a new
+    one every epoch. ``hflip`` mirrors a clip with probability 0.5, the same way for all
+    of its frames; ``augment(clip, rng)`` maps the uint8 clip after ``transform``.
     """
 
     def __init__(
@@ -37,6 +42,8 @@ class ClipDataset(Dataset):
         video_ids: Iterable[str] | None = None,
         hflip: bool = False,
         transform: Callable[[np.ndarray, str], np.ndarray] | None = None,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        seed: int = 0,
     ) -> None:
         keep = set(video_ids) if video_ids is not None else None
         self.readers = [ShardReader(p) for p in shards]
@@ -48,9 +55,16 @@ class ClipDataset(Dataset):
         self.index = index
         self.hflip = hflip
         self.transform = transform
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
         self.video_ids = [str(self.readers[r].video_ids[i]) for r, i in index]
         self.labels = np.array([self.readers[r].labels[i] for r, i in index], dtype=np.int64)
         self.starts = np.array([self.readers[r].starts[i] for r, i in index], dtype=np.int64)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw this epoch's augmentations (call before creating the epoch's loader)."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.index)
@@ -72,6 +86,10 @@ class ClipDataset(Dataset):
         clip = self.readers[r].clips[i]
         if self.transform is not None:
             clip = self.transform(np.array(clip), f"{self.video_ids[k]}:{self.starts[k]}")
-        if self.hflip and torch.rand(()) < 0.5:
-            clip = clip[:, :, ::-1]
+        if self.hflip or self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, k])
+            if self.augment is not None:
+                clip = self.augment(np.array(clip), rng)
+            if self.hflip and rng.random() < 0.5:
+                clip = clip[:, :, ::-1]
         return to_tensor(clip), torch.tensor(float(self.labels[k])), k

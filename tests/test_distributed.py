@@ -1,0 +1,136 @@
+"""Data-parallel training: N gloo processes on CPU take the steps of one process."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+import torch.distributed as dist
+
+from istvt.checkpoint import read_checkpoint
+from istvt.distributed import GlobalBatchNorm2d, World, synchronise_batchnorm
+
+from .conftest import REPO
+from .test_train import synthetic_shard
+
+HELPER = REPO / "tests" / "helpers" / "ddp_train.py"
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    synthetic_shard(root / "train.npz", videos=8, seed=0)  # 16 clips: 4 global batches of 4
+    synthetic_shard(root / "val.npz", videos=4, seed=1)
+    return root
+
+
+def launch(data, out, processes=1, *extra, check=True):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    prefix = [sys.executable]
+    if processes > 1:
+        prefix += [
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+        ]
+    cmd = [*prefix, str(HELPER), str(data), str(out), *extra]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if check and done.returncode:
+        raise AssertionError(f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def weights(out):
+    return read_checkpoint(out / "model.pth")["state_dict"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].is_floating_point():
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
+        else:
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_two_gloo_processes_match_one_process(shards, tmp_path):
+    data_one, data_two = tmp_path / "one", tmp_path / "two"
+    for d in (data_one, data_two):
+        d.mkdir()
+        for name in ("train.npz", "val.npz"):
+            (d / name).symlink_to(shards / name)
+    # one process with two loader workers against two processes with none: the
+    # augmentation and batch order depend on neither
+    launch(data_one, tmp_path / "out1", 1, "--workers", "2")
+    launch(data_two, tmp_path / "out2", 2)
+    one, two = weights(tmp_path / "out1"), weights(tmp_path / "out2")
+    assert_same_weights(one, two)
+    # training moved the weights (BatchNorm scales start at 1), so the comparison is not
+    # between two initialisations, and it moved the BatchNorm parameters of both runs
+    for w in (one, two):
+        assert not torch.equal(w["entry_flow.bn1.weight"], torch.ones_like(w["entry_flow.bn1.weight"]))
+    log1 = pd.read_csv(tmp_path / "out1" / "log.csv")
+    log2 = pd.read_csv(tmp_path / "out2" / "log.csv")
+    assert log1.epoch.tolist() == log2.epoch.tolist() == [1, 2, 3]
+    pd.testing.assert_series_equal(log1.train_loss, log2.train_loss, rtol=1e-4)
+    pd.testing.assert_series_equal(log1.val_loss, log2.val_loss, rtol=1e-4)
+    assert log1.train_loss.iloc[0] != log1.train_loss.iloc[-1]
+    payload = read_checkpoint(tmp_path / "out2" / "model.pth")
+    assert payload["extra"]["world_size"] == 2
+
+
+def test_a_run_killed_under_two_processes_resumes_under_one(shards, tmp_path):
+    ref_data, data = tmp_path / "ref", tmp_path / "resumed"
+    for d in (ref_data, data):
+        d.mkdir()
+        for name in ("train.npz", "val.npz"):
+            (d / name).symlink_to(shards / name)
+    launch(ref_data, tmp_path / "ref_out", 1)
+    died = launch(data, tmp_path / "out", 2, "--die-in-epoch", "2", check=False)
+    assert died.returncode != 0
+    assert (data / "state.pt").is_file() and not (tmp_path / "out" / "model.pth").exists()
+    state = torch.load(data / "state.pt", weights_only=True)
+    assert state["epoch"] == 1 and state["world_size"] == 2
+    launch(data, tmp_path / "out", 1)
+    assert_same_weights(weights(tmp_path / "ref_out"), weights(tmp_path / "out"))
+    assert not (data / "state.pt").exists()
+
+
+def test_global_batch_must_divide_over_the_processes(monkeypatch, tmp_path):
+    import istvt.train as train_module
+    from istvt.data.dataset import ClipDataset
+    from istvt.train import TrainConfig
+
+    from .conftest import tiny_config
+
+    synthetic_shard(tmp_path / "t.npz", videos=2)
+    ds = ClipDataset([tmp_path / "t.npz"])
+    monkeypatch.setattr(train_module.distributed, "current", lambda: World(0, 3, 0))
+    with pytest.raises(ValueError, match="batch_size = 4 is the global batch.*3 training"):
+        train_module.train(
+            tiny_config(),
+            TrainConfig(batch_size=4),
+            ds,
+            ds,
+            tmp_path / "m",
+            tmp_path / "s",
+            tmp_path / "l",
+        )
+
+
+def test_global_batchnorm_is_batchnorm_for_one_process():
+    assert not dist.is_initialized()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    reference = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    reference.load_state_dict(model.state_dict())
+    synchronise_batchnorm(model, torch.device("cpu"))
+    assert isinstance(model[1], GlobalBatchNorm2d)
+    x = torch.randn(5, 3, 8, 8)
+    torch.testing.assert_close(model(x), reference(x))
+    assert model.state_dict().keys() == reference.state_dict().keys()
