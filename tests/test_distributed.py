@@ -73,7 +73,7 @@ def test_two_gloo_processes_match_one_process(shards, tmp_path):
     # training moved the weights (BatchNorm scales start at 1), so the comparison is not
     # between two initialisations, and it moved the BatchNorm parameters of both runs
     for w in (one, two):
-        assert not torch.equal(w["entry_flow.bn1.weight"], torch.ones_like(w["entry_flow.bn1.weight"]))
+        assert (w["entry_flow.bn1.weight"] != 1).any()
     log1 = pd.read_csv(tmp_path / "out1" / "log.csv")
     log2 = pd.read_csv(tmp_path / "out2" / "log.csv")
     assert log1.epoch.tolist() == log2.epoch.tolist() == [1, 2, 3]
