@@ -10,7 +10,16 @@ times three execution paths of the same weights:
   units (CUDA; CPUs with AVX512-BF16 or AMX). Elsewhere bf16 is emulated and several
   times slower, so it is skipped unless ``--bf16`` asks for it.
 * ``int8`` (CPU inference, ``--int8``): dynamic int8 quantisation of the linear layers,
-  the low-precision route AVX2-only CPUs do have.
+  the low-precision route AVX2-only CPUs do have;
+* ``compiled`` (``--compile``): ``fast`` under ``torch.compile``.
+
+On CUDA the ``fast`` and ``compiled`` paths allow only the fused SDPA kernels (flash,
+memory-efficient); if neither accepts the model's shapes the run fails instead of
+silently falling back to the unfused maths. Each row also gives clips/s and, on CUDA,
+the achieved bf16 TFLOP/s as a fraction of the GPU's bf16 matrix peak: both the
+datasheet's dense figure (``--peak-tflops``) and a GEMM measured in this run. FLOPs are
+2 x the model's multiply-accumulates (conv, linear and attention products, counted on
+the meta device); a training step is taken as 3 x a forward pass.
 
 The logit difference of each low-precision path to fp32 is reported. Ratios are
 printed against ``explicit`` and against the ``joint`` variant, all measured in this run.
@@ -18,6 +27,7 @@ printed against ``explicit`` and against the ``joint`` variant, all measured in 
     python benchmarks/model_speed.py                      # CPU (and CUDA if present)
     python benchmarks/model_speed.py --sizes small --repeats 5
     python benchmarks/model_speed.py --sizes paper --variants temporal_first joint --int8
+    python benchmarks/model_speed.py --device cuda --sizes paper --batch 32 --compile
 """
 
 from __future__ import annotations
@@ -36,6 +46,10 @@ from bench_utils import PeakMemory  # benchmarks/bench_utils.py
 
 from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
 from istvt.model import ISTVT
+from istvt.model.flops import count_macs
+
+#: Dense bf16 tensor-core peaks from the vendors' datasheets (TFLOP/s, no sparsity).
+DATASHEET_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0}
 
 SIZES = {
     "small": ModelConfig(
@@ -63,6 +77,15 @@ class Result:
     forward_mib: float
     train_mib: float | None
     logit_diff: float
+    flops: float = 0.0  # forward FLOPs per clip
+
+    @property
+    def forward_clips_s(self) -> float:
+        return 1000 / self.forward_ms
+
+    @property
+    def train_clips_s(self) -> float | None:
+        return None if self.train_ms is None else 1000 / self.train_ms
 
 
 def timed(fn, device: torch.device, repeats: int) -> float:
@@ -90,6 +113,35 @@ def gemm_gmacs(repeats: int = 5) -> float:
     return 2534 * 728 * 2912 * repeats / (time.perf_counter() - start) / 1e9
 
 
+def gpu_bf16_tflops(device: torch.device, n: int = 8192, repeats: int = 10) -> float:
+    """Measured bf16 matrix-product rate: the practical ceiling on this GPU."""
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e12
+
+
+def datasheet_peak(name: str) -> float | None:
+    return next((v for k, v in DATASHEET_BF16_TFLOPS.items() if k in name), None)
+
+
+def fused_sdpa_only(device: torch.device, path: str):
+    """On CUDA the fast paths may use flash / memory-efficient SDPA kernels only."""
+    import contextlib
+
+    if device.type != "cuda" or path not in ("fast", "compiled"):
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
+
+
 def configure(model: ISTVT, path: str) -> None:
     model.set_attention_impl("explicit" if path == "explicit" else "sdpa")
     model.set_channels_last(path != "explicit")
@@ -103,6 +155,10 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
     y = torch.randint(0, 2, (batch,), device=device).float()
     bf16 = device.type == "cuda" or cpu_has_native_bf16() or args.bf16
     paths = ["explicit", "sdpa"] + (["fast"] if bf16 else [])
+    if args.compile:
+        paths.append("compiled")
+    cost = count_macs(cfg)
+    flops = 2.0 * (cost.total + cost.attention)
     results = []
     reference = None
     # train steps update BatchNorm statistics: every path starts from the same weights
@@ -110,16 +166,19 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
     for path in paths:
         model.load_state_dict(initial)
         configure(model, path)
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=path == "fast")
+        low = path in ("fast", "compiled") and bf16
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=low)
+        net = torch.compile(model) if path == "compiled" else model
+        kernels = fused_sdpa_only(device, path)
 
-        def forward(autocast=autocast):
-            with torch.inference_mode(), autocast:
-                return model(x)
+        def forward(autocast=autocast, net=net, kernels=kernels):
+            with torch.inference_mode(), autocast, kernels:
+                return net(x)
 
-        def train_step(autocast=autocast):
+        def train_step(autocast=autocast, net=net, kernels=kernels):
             model.zero_grad(set_to_none=True)
-            with autocast:
-                loss = F.binary_cross_entropy_with_logits(model(x).float(), y)
+            with autocast, kernels:
+                loss = F.binary_cross_entropy_with_logits(net(x).float(), y)
             loss.backward()
 
         model.eval()
@@ -144,12 +203,13 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
                 mem_f.mib,
                 train_mem,
                 (logits - reference).abs().max().item(),
+                flops,
             )
         )
         print(
-            f"  {size:5s} {cfg.attention:18s} {path:8s} fwd {results[-1].forward_ms:9.1f} "
+            f"  {size:5s} {cfg.attention:18s} {path:8s} fwd {results[-1].forward_ms:9.2f} "
             f"ms/clip"
-            + ("" if train is None else f"  fwd+bwd {results[-1].train_ms:9.1f} ms/clip"),
+            + ("" if train is None else f"  fwd+bwd {results[-1].train_ms:9.2f} ms/clip"),
             flush=True,
         )
     if args.int8 and device.type == "cpu":
@@ -179,6 +239,7 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
                 mem_q.mib,
                 None,
                 (logits - reference).abs().max().item(),
+                flops,
             )
         )
         print(
@@ -188,14 +249,21 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
     return results
 
 
-def report(results: list[Result]) -> str:
-    """Markdown table with ratios against `explicit` (same variant) and `joint` (same path)."""
+def report(results: list[Result], peaks: dict[str, float] | None = None) -> str:
+    """Markdown table with ratios against `explicit` (same variant) and `joint` (same path).
+
+    ``peaks`` (name -> bf16 TFLOP/s) adds the achieved TFLOP/s of forward and training
+    as a fraction of each peak.
+    """
     index = {(r.size, r.variant, r.path): r for r in results}
+    peaks = peaks or {}
+    extra = "".join(f" % of {name} (fwd / train) |" for name in peaks)
     lines = [
-        "| size | variant | path | fwd ms/clip | fwd+bwd ms/clip | fwd peak MiB | "
+        "| size | variant | path | fwd ms/clip | fwd+bwd ms/clip | fwd clips/s | "
+        "train clips/s | fwd peak MiB | "
         "train peak MiB | speed-up vs explicit (fwd / train) | vs joint (fwd / train) | "
-        "max logit diff |",
-        "|" + "---|" * 10,
+        "max logit diff |" + (" TFLOP/s (fwd / train) |" + extra if peaks else ""),
+        "|" + "---|" * (12 + (1 + len(peaks) if peaks else 0)),
     ]
 
     def ratio(a: float | None, b: float | None) -> str:
@@ -214,6 +282,21 @@ def report(results: list[Result]) -> str:
             f"{ratio(r.forward_ms, joint and joint.forward_ms)} / "
             f"{ratio(r.train_ms, joint and joint.train_ms)} | {r.logit_diff:.2e} |"
         )
+        lines[-1] = lines[-1].replace(
+            f"| {fmt(r.train_ms)} | ",
+            f"| {fmt(r.train_ms)} | {fmt(r.forward_clips_s)} | {fmt(r.train_clips_s)} | ",
+            1,
+        )
+        if peaks:
+            fwd_tf = r.flops * r.forward_clips_s / 1e12
+            train_tf = None if r.train_ms is None else 3 * r.flops * r.train_clips_s / 1e12
+            cells = [f"{fwd_tf:.1f} / {fmt(train_tf)}"]
+            for peak in peaks.values():
+                cells.append(
+                    f"{100 * fwd_tf / peak:.1f} / "
+                    + ("-" if train_tf is None else f"{100 * train_tf / peak:.1f}")
+                )
+            lines[-1] += " " + " | ".join(cells) + " |"
     return "\n".join(lines)
 
 
@@ -235,6 +318,12 @@ def main() -> None:
     parser.add_argument(
         "--bf16", action="store_true", help="time the bf16 path even on CPUs without native bf16"
     )
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        help="the GPU's dense bf16 peak (default: from the datasheet for known GPUs)",
+    )
     parser.add_argument("--out", help="write the Markdown table to this file too")
     args = parser.parse_args()
 
@@ -254,8 +343,18 @@ def main() -> None:
     tables = []
     for dev in devices:
         device = torch.device(dev)
+        peaks = {}
         if device.type == "cuda":
-            header.append(f"CUDA device: {torch.cuda.get_device_name(device)}")
+            name = torch.cuda.get_device_name(device)
+            sheet = args.peak_tflops or datasheet_peak(name)
+            measured = gpu_bf16_tflops(device)
+            header.append(
+                f"CUDA device: {name}; bf16 peak: datasheet {sheet or 'unknown'} TFLOP/s, "
+                f"measured 8192^3 GEMM {measured:.0f} TFLOP/s"
+            )
+            if sheet:
+                peaks["datasheet"] = sheet
+            peaks["GEMM"] = measured
         print(f"== {dev}", flush=True)
         results = []
         for size in args.sizes:
@@ -264,7 +363,7 @@ def main() -> None:
                     attention=variant, self_subtract=variant in SELF_SUBTRACT_VARIANTS
                 )
                 results += measure(cfg, size, device, args)
-        tables.append(f"### {dev}\n\n{report(results)}")
+        tables.append(f"### {dev}\n\n{report(results, peaks)}")
     text = "\n".join(header) + "\n\n" + "\n\n".join(tables) + "\n"
     print("\n" + text)
     if args.out:
