@@ -22,6 +22,11 @@ parser.add_argument("data")
 parser.add_argument("out")
 parser.add_argument("--workers", type=int, default=0)
 parser.add_argument("--die-in-epoch", type=int, default=0)
+parser.add_argument("--device", default="cpu")
+parser.add_argument("--precision", default="auto")
+parser.add_argument(
+    "--backend", help="initialise the process group with this backend (default: by device)"
+)
 args = parser.parse_args()
 
 torch.set_num_threads(1)
@@ -33,6 +38,7 @@ cfg = TrainConfig(
     seed=3,
     dropout_regions=8,
     num_workers=args.workers,
+    precision=args.precision,
 )
 if args.die_in_epoch:
     import istvt.train as train_module
@@ -48,7 +54,11 @@ if args.die_in_epoch:
     train_module.evaluate_split = dies
 
 data, out = Path(args.data), Path(args.out)
-with distributed.process_group("cpu"):
+if args.backend:
+    import torch.distributed as dist
+
+    dist.init_process_group(args.backend)
+with distributed.process_group(args.device):
     train(
         tiny_config(),
         cfg,
@@ -57,5 +67,5 @@ with distributed.process_group("cpu"):
         out / "model.pth",
         data / "state.pt",
         out / "log.csv",
-        device="cpu",
+        device=args.device,
     )

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU figures of the README in one command (about 5 minutes on an H100/H200):
+#   bash benchmarks/gpu.sh OUT_DIR
+# model speed at paper size (fp32 explicit / SDPA / bf16 fused SDPA / torch.compile),
+# loader vs model step, and a DDP check: two processes sharing the GPU (gloo) against one.
+set -uo pipefail
+out=${1:-results/benchmarks/gpu}
+mkdir -p "$out"
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+$py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$out/gpu.txt"
+
+echo "== model speed"
+timeout 300 $py benchmarks/model_speed.py --device cuda --sizes paper \
+  --variants temporal_first joint --batch 32 --repeats 5 --compile \
+  --out "$out/model_speed.md" 2>&1 | tail -n 40
+
+echo "== loader vs model step"
+timeout 240 $py benchmarks/train_throughput.py --device cuda --batch 32 \
+  --workers 0 4 8 12 --batches 12 --steps 5 --out "$out/train_throughput.md" 2>&1 | tail -n 20
+
+echo "== DDP: 2 processes (gloo, one GPU) vs 1, fp32 and SyncBatchNorm"
+tmp=$(mktemp -d)
+$py - "$tmp" <<'PY'
+import sys
+sys.path.insert(0, ".")
+from tests.test_train import synthetic_shard
+for d in ("one", "two"):
+    synthetic_shard(f"{sys.argv[1]}/{d}/train.npz", videos=8, seed=0)
+    synthetic_shard(f"{sys.argv[1]}/{d}/val.npz", videos=4, seed=1)
+PY
+timeout 120 $py tests/helpers/ddp_train.py "$tmp/one" "$tmp/out1" --device cuda:0 --precision fp32 \
+  > "$out/ddp.log" 2>&1
+timeout 180 $py -m torch.distributed.run --standalone --nproc_per_node 2 tests/helpers/ddp_train.py \
+  "$tmp/two" "$tmp/out2" --device cuda:0 --precision fp32 --backend gloo >> "$out/ddp.log" 2>&1
+timeout 120 $py tests/helpers/ddp_train.py "$tmp/one" "$tmp/bf16" --device cuda:0 --precision bf16 \
+  >> "$out/ddp.log" 2>&1
+tail -n 5 "$out/ddp.log"
+$py - "$tmp" <<'PY' | tee "$out/ddp.txt"
+import sys
+import torch
+from istvt.checkpoint import read_checkpoint
+d = sys.argv[1]
+def w(name):
+    try:
+        return read_checkpoint(f"{d}/{name}/model.pth")["state_dict"]
+    except Exception as exc:
+        print(name, "failed:", exc)
+a, b, c = w("out1"), w("out2"), w("bf16")
+for other, label in ((b, "2 processes fp32"), (c, "1 process bf16")):
+    if a and other:
+        diff = max((a[k].float() - other[k].float()).abs().max().item() for k in a)
+        print(f"max |weight difference| 1 process fp32 vs {label}: {diff:.2e}")
+PY
