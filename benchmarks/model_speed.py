@@ -169,15 +169,14 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
         low = path in ("fast", "compiled") and bf16
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=low)
         net = torch.compile(model) if path == "compiled" else model
-        kernels = fused_sdpa_only(device, path)
 
-        def forward(autocast=autocast, net=net, kernels=kernels):
-            with torch.inference_mode(), autocast, kernels:
+        def forward(autocast=autocast, net=net, path=path):
+            with torch.inference_mode(), autocast, fused_sdpa_only(device, path):
                 return net(x)
 
-        def train_step(autocast=autocast, net=net, kernels=kernels):
+        def train_step(autocast=autocast, net=net, path=path):
             model.zero_grad(set_to_none=True)
-            with autocast, kernels:
+            with autocast, fused_sdpa_only(device, path):
                 loss = F.binary_cross_entropy_with_logits(net(x).float(), y)
             loss.backward()
 

@@ -27,7 +27,11 @@ parser.add_argument("--precision", default="auto")
 parser.add_argument(
     "--backend", help="initialise the process group with this backend (default: by device)"
 )
+parser.add_argument("--no-tf32", action="store_true", help="true fp32 convolutions on CUDA")
 args = parser.parse_args()
+if args.no_tf32:
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 torch.set_num_threads(1)
 cfg = TrainConfig(
