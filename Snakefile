@@ -18,6 +18,21 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/report.smk"
 
 
+# Quick bookkeeping jobs run where Snakemake runs, never queued on a cluster.
+localrules:
+    all,
+    preprocess,
+    preprocess_length,
+    preprocess_perturbed,
+    model_card,
+    tables,
+    roc_figure,
+    training_figure,
+    ablation_table,
+    robustness,
+    summary,
+
+
 rule all:
     default_target: True
     input:

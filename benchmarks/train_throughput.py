@@ -191,24 +191,24 @@ def main() -> None:
         dataset = ClipDataset(shards, hflip=True, augment=augment)
         step, dtype = make_step(cfg, device, args.precision, args.compile)
         step_cps = step_rate(step, cfg, batch, device, args.steps)
-        print(f"model step: {step_cps:.1f} clips/s ({dtype or 'fp32'})", flush=True)
+        print(f"model step: {step_cps:.3g} clips/s ({dtype or 'fp32'})", flush=True)
         best = (0.0, 0)
         for workers in args.workers:
             cps, first = loader_rate(dataset, batch, workers, device, args.prefetch, args.batches)
-            print(f"loader, {workers} workers: {cps:.1f} clips/s", flush=True)
+            print(f"loader, {workers} workers: {cps:.3g} clips/s", flush=True)
             lines.append(
-                f"| loader | {workers} | {cps:.1f} | {first:.2f} | {cps / step_cps:.2f}x |"
+                f"| loader | {workers} | {cps:.3g} | {first:.2f} | {cps / step_cps:.2f}x |"
             )
             best = max(best, (cps, workers))
         lines.append(
             f"| model step ({dtype or 'fp32'}{', compiled' if args.compile else ''}) | - | "
-            f"{step_cps:.1f} | - | 1.00x |"
+            f"{step_cps:.3g} | - | 1.00x |"
         )
         loop_cps = loop_rate(
             step, dataset, batch, best[1], device, args.prefetch, min(args.steps, args.batches)
         )
         lines.append(
-            f"| training loop (loader + step) | {best[1]} | {loop_cps:.1f} | - | "
+            f"| training loop (loader + step) | {best[1]} | {loop_cps:.3g} | - | "
             f"{loop_cps / step_cps:.2f}x |"
         )
     text = "\n".join(lines) + "\n"

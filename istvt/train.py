@@ -483,3 +483,73 @@ def train_experiment(
     return train(
         model_cfg, cfg, train_set, val_set, out_model, state_path, log_csv, device, provenance
     )
+
+
+def run_job(spec: dict) -> dict:
+    """One training job as the workflow describes it (a JSON-able dict), in this process
+    or as one rank under ``torchrun``.
+
+    Keys: manifest, faces, model, train, out_model, state, log_csv, methods, provenance,
+    device (optional).
+    """
+    from istvt.data.manifest import read_manifest
+
+    with distributed.process_group(spec.get("device")):
+        return train_experiment(
+            read_manifest(spec["manifest"]),
+            spec["faces"],
+            ModelConfig.from_dict(spec["model"]),
+            TrainConfig.from_dict(spec["train"]),
+            spec["out_model"],
+            spec["state"],
+            spec["log_csv"],
+            methods=spec.get("methods"),
+            device=spec.get("device"),
+            provenance=spec.get("provenance"),
+        )
+
+
+def torchrun_command(job: str | Path, processes: int, log: str | Path) -> list[str]:
+    """The command that trains ``job`` with ``processes`` ranks on this node."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",  # one node, a free local rendezvous port
+        f"--nproc_per_node={processes}",
+        "-m",
+        "istvt.train",
+        str(job),
+        "--log",
+        str(log),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m istvt.train JOB.json [--log FILE] [--threads N]``: what each rank runs."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="run one training job (see run_job)")
+    parser.add_argument("job", help="JSON job description written by the workflow")
+    parser.add_argument("--log", help="rank 0 appends its log here")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per process")
+    args = parser.parse_args(argv)
+    world = distributed.launched_world()
+    logging.basicConfig(
+        filename=args.log if world.is_main else None,
+        level=logging.INFO if world.is_main else logging.WARNING,
+        format=f"%(asctime)s %(levelname)s [rank {world.rank}] %(message)s",
+    )
+    spec = json.loads(Path(args.job).read_text())
+    torch.set_num_threads(args.threads or spec.get("threads_per_process", 1))
+    best = run_job(spec)
+    if world.is_main:
+        log.info("selected epoch %d: %s", best["epoch"], best)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

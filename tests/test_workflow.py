@@ -22,7 +22,8 @@ from .conftest import REPO
 TINY = {
     "seed": 0,
     "demo": {"identities": 6, "frames": 8, "size": 192},
-    "preprocess": {"clips_per_video": 1},
+    # several shards per data set: face extraction fans out one job per shard
+    "preprocess": {"clips_per_video": 1, "shard_size": 7},
     "model": {
         "sequence_length": 4,
         "image_size": 64,
@@ -113,14 +114,14 @@ def test_data_stages_produce_manifests_shards_and_status(tiny_run):
         status = pd.read_csv(tiny_run / "results" / "faces" / name / "status.csv")
         assert sorted(status.video_id) == sorted(manifest.video_id)  # nothing lost
         assert (status.status == "ok").all()
-        shard = ShardReader(tiny_run / "results" / "faces" / name / "shard-0.npz")
-        assert shard.clips.shape[1:] == (4, 64, 64, 3)  # T and size follow the model section
-        assert len(shard) == len(manifest)  # one clip per video
+        files = sorted((tiny_run / "results" / "faces" / name).glob("shard-*.npz"))
+        assert len(files) == -(-len(manifest) // 7) >= 2  # one job per 7 videos
+        shards = [ShardReader(f) for f in files]
+        assert shards[0].clips.shape[1:] == (4, 64, 64, 3)  # T and size: the model section
+        assert sum(len(s) for s in shards) == len(manifest)  # one clip per video
         assert (tiny_run / "logs" / "preprocess" / f"{name}.log").is_file()
+        assert (tiny_run / "logs" / "preprocess" / name / "shard-1.log").is_file()
     assert (tiny_run / "results" / "tables" / "model_cost.md").is_file()
-    assert not (tiny_run / "resources" / "work").exists() or not any(
-        (tiny_run / "resources" / "work" / "faces").iterdir()
-    )
 
 
 def test_rerun_has_nothing_to_do_and_forcerun_reruns_only_dependents(tiny_run):
@@ -180,7 +181,7 @@ def test_default_config_plans_every_stage():
         "summary",
         "interpret",
     ):
-        assert f"rule {rule}:" in proc.stdout
+        assert f"rule {rule}:" in proc.stdout or f"checkpoint {rule}:" in proc.stdout
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -525,3 +526,51 @@ def test_interpret_command_by_hand(tiny_run, tmp_path, capsys):
     assert len(list((tmp_path / "out" / "heatmaps").glob("*.png"))) == 1
     assert main([*args[:5], "--option", "methods=[lime]"]) != 0
     assert "interpret.methods" in capsys.readouterr().err
+
+
+def test_slurm_profile_dry_run_shows_each_rules_resources(tiny_run):
+    """No cluster needed: the executor plugin plans the jobs with their sbatch resources."""
+    proc = subprocess.run(
+        command(tiny_run, "-n", "--profile", str(REPO / "profiles" / "slurm"))
+        + ["--forcerun", "preprocess_shard", "train"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = {}
+    for block in proc.stdout.split("rule ")[1:]:
+        rule = block.split(":")[0]
+        resources = [line for line in block.splitlines() if "resources:" in line]
+        if resources:
+            jobs.setdefault(rule, resources[0])
+    assert "slurm_partition=gpu" in jobs["train"] and "gpu=4" in jobs["train"]
+    assert "cpus_per_task=32" in jobs["train"] and "runtime=1440" in jobs["train"]
+    assert "mem_mb=128000" in jobs["train"]
+    shard = jobs["preprocess_shard"]
+    assert "slurm_partition=cpu" in shard and "cpus_per_task=2" in shard
+    assert "mem_mb=8000" in shard and "gpu" not in shard
+    assert "gpu=1" in jobs["evaluate"] and "slurm_partition=gpu" in jobs["evaluate"]
+    assert planned_jobs(proc.stdout)["preprocess_shard"] >= 4  # fanned out per shard
+
+
+def test_train_rule_with_two_gpus_runs_torchrun(tiny_run):
+    """gpu=2 launches two data-parallel processes (gloo on a CPU-only machine)."""
+    from istvt.checkpoint import read_checkpoint
+
+    model = tiny_run / "results" / "models" / "dfdc" / "best_model.pth"
+    proc = snakemake(
+        tiny_run,
+        TINY,
+        "--cores",
+        "2",
+        "--forcerun",
+        "train",
+        "--set-resources",
+        "train:gpu=2",
+        str(model.relative_to(tiny_run)),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert read_checkpoint(model)["extra"]["world_size"] == 2
+    log = (tiny_run / "logs" / "train" / "dfdc.log").read_text()
+    assert "torch.distributed.run" in log and "--nproc_per_node=2" in log
+    assert "[rank 0]" in log and "(2 process(es))" in log

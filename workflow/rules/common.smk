@@ -11,7 +11,8 @@ from istvt.ablation import ablation_experiments
 from istvt.config import ConfigError, ModelConfig
 from istvt.data.demo import WRITERS as DEMO_LAYOUTS
 from istvt.data.demo import DemoOptions
-from istvt.data.preprocess import PreprocessOptions
+from istvt.data.manifest import read_manifest
+from istvt.data.preprocess import PreprocessOptions, shard_count
 from istvt.interpret.faithfulness import FaithfulnessConfig
 from istvt.interpret.relevance import DECOMPOSED
 from istvt.perturb import LEVELS as PERTURBATION_LEVELS
@@ -46,6 +47,7 @@ except (ConfigError, TypeError, ValueError) as exc:
 
 EVALUATE = {"bootstrap": 1000, "batch_size": 16, **config.get("evaluate", {})}
 THREADS = {"train": 8, "evaluate": 1, "interpret": 1, **config.get("threads", {})}
+GPUS = {"train": 0, "evaluate": 0, "interpret": 0, **config.get("gpus", {})}
 
 # ---------------------------------------------------------------- datasets
 DATASETS = config["datasets"]
@@ -201,6 +203,8 @@ wildcard_constraints:
     level=r"[0-9][0-9.e+-]*",
     length=r"[0-9]+",
     table=_alternatives(ABLATION_TABLES),
+    shard=r"[0-9]+",
+    faceset=rf"(length-[0-9]+/|perturbed/)?({_alternatives(DATASETS)})(/compression-[^/]+)?",
 
 
 # ---------------------------------------------------------------- input functions
@@ -222,11 +226,6 @@ def get_dataset_options(wildcards):
     return DATASETS[wildcards.dataset].get("options", {})
 
 
-def get_preprocess_options(wildcards):
-    """The preprocess section, with the dataset's own overrides (e.g. max_frames)."""
-    return {**PREPROCESS_OPTIONS.to_dict(), **DATASETS[wildcards.dataset].get("preprocess", {})}
-
-
 def _data_of(dataset, experiment=None):
     """Manifest and face clips of a data set, extracted at the experiment's clip length
     (models of another sequence_length than the model section's get their own)."""
@@ -245,8 +244,53 @@ def get_test_data(wildcards):
     return _data_of(TESTSETS[wildcards.testset]["dataset"], wildcards.experiment)
 
 
-def get_length_options(wildcards):
-    return {**get_preprocess_options(wildcards), "sequence_length": int(wildcards.length)}
+def _faceset(faceset):
+    """A face set's (manifest path, dataset, clip length or None, checkpoint wildcards)."""
+    m = re.fullmatch(r"length-([0-9]+)/(.+)", faceset)
+    if m:
+        return f"results/manifests/{m[2]}.csv", m[2], int(m[1])
+    m = re.fullmatch(r"perturbed/(.+)/(compression-.+)", faceset)
+    if m:
+        return f"results/manifests/perturbed/{m[1]}/{m[2]}.csv", m[1], None
+    return f"results/manifests/{faceset}.csv", faceset, None
+
+
+def get_shard_manifest(wildcards):
+    return _faceset(wildcards.faceset)[0]
+
+
+def get_shard_options(wildcards):
+    return _faceset_options(wildcards.faceset)
+
+
+def _faceset_options(faceset):
+    _, dataset, length = _faceset(faceset)
+    options = {**PREPROCESS_OPTIONS.to_dict(), **DATASETS[dataset].get("preprocess", {})}
+    if length is not None:
+        options["sequence_length"] = length
+    return options
+
+
+def get_faceset_shards(wildcards):
+    """Every shard of the face set a gathering rule outputs (counted from its manifest,
+    which a checkpoint makes)."""
+    faceset = wildcards.dataset
+    if "length" in wildcards.keys():
+        faceset = f"length-{wildcards.length}/{wildcards.dataset}"
+    elif "level" in wildcards.keys():
+        faceset = f"perturbed/{wildcards.dataset}/compression-{wildcards.level}"
+        manifest = checkpoints.compress_videos.get(
+            dataset=wildcards.dataset, level=wildcards.level
+        ).output[0]
+    if "level" not in wildcards.keys():
+        manifest = checkpoints.manifest.get(dataset=wildcards.dataset).output[0]
+    n = shard_count(read_manifest(manifest), _faceset_options(faceset)["shard_size"])
+    prefix = f"resources/shards/{faceset}/shard-"
+    return {
+        "manifest": manifest,
+        "shards": [f"{prefix}{k}.npz" for k in range(n)],
+        "statuses": [f"{prefix}{k}.status.csv" for k in range(n)],
+    }
 
 
 def get_ablation_inputs(wildcards):

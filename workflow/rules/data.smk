@@ -17,7 +17,7 @@ rule demo_data:
         "../scripts/demo_data.py"
 
 
-rule manifest:
+checkpoint manifest:  # a checkpoint: its row count decides the preprocessing shards
     input:
         get_dataset_input,
     output:
@@ -35,39 +35,50 @@ rule manifest:
         "../scripts/manifest.py"
 
 
-rule preprocess:
+# Face extraction fans out: one job per shard of `preprocess.shard_size` videos (on a
+# cluster, one node each), for every face set: a data set's clips ({dataset}), the same
+# at another clip length (length-{T}/{dataset}), and re-encoded test videos
+# (perturbed/{dataset}/compression-{crf}). The rules below gather a set's shards.
+rule preprocess_shard:
     input:
-        "results/manifests/{dataset}.csv",
+        manifest=get_shard_manifest,
     output:
-        directory("results/faces/{dataset}"),
+        shard="resources/shards/{faceset}/shard-{shard}.npz",
+        status="resources/shards/{faceset}/shard-{shard}.status.csv",
     params:
-        options=get_preprocess_options,
-        work="resources/work/faces/{dataset}",
+        options=get_shard_options,
         istvt_version=ISTVT_VERSION,
     log:
-        "logs/preprocess/{dataset}.log",
+        "logs/preprocess/{faceset}/shard-{shard}.log",
     benchmark:
-        "benchmarks/preprocess/{dataset}.tsv"
+        "benchmarks/preprocess_shard/{faceset}/shard-{shard}.tsv"
     conda:
         "../../envs/istvt.yaml"
     script:
-        "../scripts/preprocess.py"
+        "../scripts/preprocess_shard.py"
+
+
+rule preprocess:
+    input:
+        unpack(get_faceset_shards),
+    output:
+        directory("results/faces/{dataset}"),
+    log:
+        "logs/preprocess/{dataset}.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/gather_faces.py"
 
 
 rule preprocess_length:
     input:
-        "results/manifests/{dataset}.csv",
+        unpack(get_faceset_shards),
     output:
         directory("results/faces/length-{length}/{dataset}"),
-    params:
-        options=get_length_options,
-        work="resources/work/faces/length-{length}/{dataset}",
-        istvt_version=ISTVT_VERSION,
     log:
         "logs/preprocess/length-{length}/{dataset}.log",
-    benchmark:
-        "benchmarks/preprocess/length-{length}/{dataset}.tsv"
     conda:
         "../../envs/istvt.yaml"
     script:
-        "../scripts/preprocess.py"
+        "../scripts/gather_faces.py"

@@ -18,6 +18,8 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{experiment}/{testset}.tsv"
     threads: THREADS["evaluate"]
+    resources:
+        gpu=GPUS["evaluate"],
     conda:
         "../../envs/istvt.yaml"
     script:

@@ -41,6 +41,8 @@ rule interpret:
     benchmark:
         "benchmarks/interpret/{experiment}.tsv"
     threads: THREADS["interpret"]
+    resources:
+        gpu=GPUS["interpret"],
     conda:
         "../../envs/istvt.yaml"
     script:

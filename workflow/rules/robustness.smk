@@ -4,7 +4,7 @@
 # the test videos and extracts their faces again.
 
 
-rule compress_videos:
+checkpoint compress_videos:  # its manifest decides the shards
     input:
         "results/manifests/{dataset}.csv",
     output:
@@ -25,21 +25,15 @@ rule compress_videos:
 
 rule preprocess_perturbed:
     input:
-        "results/manifests/perturbed/{dataset}/compression-{level}.csv",
+        unpack(get_faceset_shards),
     output:
         directory("results/faces/perturbed/{dataset}/compression-{level}"),
-    params:
-        options=get_preprocess_options,
-        work="resources/work/faces/perturbed/{dataset}/compression-{level}",
-        istvt_version=ISTVT_VERSION,
     log:
         "logs/preprocess/perturbed/{dataset}/compression-{level}.log",
-    benchmark:
-        "benchmarks/preprocess/perturbed/{dataset}/compression-{level}.tsv"
     conda:
         "../../envs/istvt.yaml"
     script:
-        "../scripts/preprocess.py"
+        "../scripts/gather_faces.py"
 
 
 rule evaluate_perturbed:
@@ -60,6 +54,8 @@ rule evaluate_perturbed:
     benchmark:
         "benchmarks/evaluate/{experiment}/{testset}/{perturbation}-{level}.tsv"
     threads: THREADS["evaluate"]
+    resources:
+        gpu=GPUS["evaluate"],
     conda:
         "../../envs/istvt.yaml"
     script:

@@ -18,6 +18,8 @@ rule train:
     threads: THREADS["train"]  # capped at --cores; torch uses this many threads
     resources:
         mem_mb=8000,
+        # > 1: torchrun with one data-parallel process per GPU on one node
+        gpu=GPUS["train"],
     conda:
         "../../envs/istvt.yaml"
     script:
