@@ -187,10 +187,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import torch
 
+    from istvt import distributed
     from istvt.data.manifest import read_manifest
     from istvt.train import TrainConfig, train_experiment
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    world = distributed.launched_world()  # under torchrun: this process's rank
+    logging.basicConfig(
+        level=logging.INFO if world.is_main else logging.WARNING,
+        format="%(asctime)s %(message)s",
+    )
     config = _sections(args.config)
     model_cfg = ModelConfig.from_dict(config.get("model"), where=f"{args.config}: model")
     train_cfg = TrainConfig.from_dict(
@@ -199,17 +204,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out_dir)
-    best = train_experiment(
-        read_manifest(args.manifest),
-        args.faces,
-        model_cfg,
-        train_cfg,
-        out / "best_model.pth",
-        Path(args.state) if args.state else out / "train_state.pt",
-        out / "train_log.csv",
-        methods=args.methods,
-        device=args.device,
-    )
+    with distributed.process_group(args.device):
+        best = train_experiment(
+            read_manifest(args.manifest),
+            args.faces,
+            model_cfg,
+            train_cfg,
+            out / "best_model.pth",
+            Path(args.state) if args.state else out / "train_state.pt",
+            out / "train_log.csv",
+            methods=args.methods,
+            device=args.device,
+        )
+    if not world.is_main:
+        return 0
     print(
         f"wrote {out / 'best_model.pth'} (epoch {best['epoch']}, validation video AUC "
         f"{best['val_video_auc']:.3f}, accuracy {best['val_video_acc']:.3f})"
