@@ -509,8 +509,12 @@ def run_job(spec: dict) -> dict:
         )
 
 
-def torchrun_command(job: str | Path, processes: int, log: str | Path) -> list[str]:
-    """The command that trains ``job`` with ``processes`` ranks on this node."""
+def torchrun_command(job: str | Path, processes: int) -> list[str]:
+    """The command that trains ``job`` with ``processes`` ranks on this node.
+
+    Options for the job live in its JSON (e.g. ``log``): torchrun's own parser would
+    take an option such as ``--log`` after the module for an abbreviation of its own.
+    """
     import sys
 
     return [
@@ -522,29 +526,26 @@ def torchrun_command(job: str | Path, processes: int, log: str | Path) -> list[s
         "-m",
         "istvt.train",
         str(job),
-        "--log",
-        str(log),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m istvt.train JOB.json [--log FILE] [--threads N]``: what each rank runs."""
+    """``python -m istvt.train JOB.json``: what each rank runs (rank 0 appends its log to
+    the job's ``log`` file)."""
     import argparse
     import json
 
     parser = argparse.ArgumentParser(description="run one training job (see run_job)")
     parser.add_argument("job", help="JSON job description written by the workflow")
-    parser.add_argument("--log", help="rank 0 appends its log here")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads per process")
     args = parser.parse_args(argv)
+    spec = json.loads(Path(args.job).read_text())
     world = distributed.launched_world()
     logging.basicConfig(
-        filename=args.log if world.is_main else None,
+        filename=spec.get("log") if world.is_main else None,
         level=logging.INFO if world.is_main else logging.WARNING,
         format=f"%(asctime)s %(levelname)s [rank {world.rank}] %(message)s",
     )
-    spec = json.loads(Path(args.job).read_text())
-    torch.set_num_threads(args.threads or spec.get("threads_per_process", 1))
+    torch.set_num_threads(spec.get("threads_per_process", 1))
     best = run_job(spec)
     if world.is_main:
         log.info("selected epoch %d: %s", best["epoch"], best)

@@ -561,13 +561,14 @@ def test_train_rule_with_two_gpus_runs_torchrun(tiny_run):
     proc = snakemake(
         tiny_run,
         TINY,
-        str(model.relative_to(tiny_run)),  # before --set-resources, which takes a list
         "--cores",
         "2",
         "--forcerun",
         "train",
         "--set-resources",
         "train:gpu=2",
+        "--",  # the options before take lists: the target comes after --
+        str(model.relative_to(tiny_run)),
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert read_checkpoint(model)["extra"]["world_size"] == 2

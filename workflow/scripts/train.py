@@ -37,8 +37,8 @@ spec = {
 if processes > 1:
     job = Path(sm.params.state).with_name("job.json")
     job.parent.mkdir(parents=True, exist_ok=True)
-    job.write_text(json.dumps(spec, indent=1, default=str))
-    cmd = torchrun_command(job, processes, sm.log[0])
+    job.write_text(json.dumps({**spec, "log": sm.log[0]}, indent=1, default=str))
+    cmd = torchrun_command(job, processes)
     logging.info("%d GPUs: %s", processes, " ".join(cmd))
     with open(sm.log[0], "a") as fh:
         done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT)
