@@ -59,3 +59,13 @@ class PeakMemory:
     @property
     def mib(self) -> float:
         return (self.peak - self.base) / 2**20
+
+
+def emit(text: str, out: str | None) -> None:
+    """Print a benchmark's report and, with ``--out``, write it to that file too."""
+    from pathlib import Path
+
+    print("\n" + text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from bench_utils import PeakMemory  # benchmarks/bench_utils.py
+from bench_utils import PeakMemory, emit  # benchmarks/bench_utils.py
 
 from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
 from istvt.model import ISTVT
@@ -364,10 +364,7 @@ def main() -> None:
                 results += measure(cfg, size, device, args)
         tables.append(f"### {dev}\n\n{report(results, peaks)}")
     text = "\n".join(header) + "\n\n" + "\n\n".join(tables) + "\n"
-    print("\n" + text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from bench_utils import emit  # benchmarks/bench_utils.py
 from torch.utils.data import DataLoader
 
 from istvt.config import ModelConfig
@@ -212,10 +213,7 @@ def main() -> None:
             f"{loop_cps / step_cps:.2f}x |"
         )
     text = "\n".join(lines) + "\n"
-    print("\n" + text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

@@ -58,12 +58,19 @@ def assert_same_weights(a, b):
             assert torch.equal(a[k], b[k]), k
 
 
-def test_two_gloo_processes_match_one_process(shards, tmp_path):
-    data_one, data_two = tmp_path / "one", tmp_path / "two"
-    for d in (data_one, data_two):
-        d.mkdir()
+def data_dirs(shards, root, *names):
+    """A folder per run, each linking the shared shards (and holding its own state)."""
+    dirs = []
+    for n in names:
+        (root / n).mkdir()
         for name in ("train.npz", "val.npz"):
-            (d / name).symlink_to(shards / name)
+            (root / n / name).symlink_to(shards / name)
+        dirs.append(root / n)
+    return dirs
+
+
+def test_two_gloo_processes_match_one_process(shards, tmp_path):
+    data_one, data_two = data_dirs(shards, tmp_path, "one", "two")
     # one process with two loader workers against two processes with none: the
     # augmentation and batch order depend on neither
     launch(data_one, tmp_path / "out1", 1, "--workers", "2")
@@ -85,11 +92,7 @@ def test_two_gloo_processes_match_one_process(shards, tmp_path):
 
 
 def test_a_run_killed_under_two_processes_resumes_under_one(shards, tmp_path):
-    ref_data, data = tmp_path / "ref", tmp_path / "resumed"
-    for d in (ref_data, data):
-        d.mkdir()
-        for name in ("train.npz", "val.npz"):
-            (d / name).symlink_to(shards / name)
+    ref_data, data = data_dirs(shards, tmp_path, "ref", "resumed")
     launch(ref_data, tmp_path / "ref_out", 1)
     died = launch(data, tmp_path / "out", 2, "--die-in-epoch", "2", check=False)
     assert died.returncode != 0
