@@ -291,11 +291,14 @@ def test_trained_lrp_maps_fail_no_randomisation_check(demo_faithfulness):
     assert np.isnan(summary.loc["random", "randomised_spearman"])
 
 
-def test_deleting_lrp_relevant_pixels_lowers_accuracy_monotonically(demo_faithfulness):
+def test_deleting_lrp_relevant_pixels_lowers_accuracy(demo_faithfulness):
     _, deletion = demo_faithfulness
-    curve = deletion[deletion["map"] == "lrp"].sort_values("percent")
-    acc = curve.accuracy.to_numpy()
-    assert acc[0] >= 90  # the trained model before any deletion
-    one_clip = 100 / 48  # tolerance: one test clip
-    assert (np.diff(acc) <= one_clip + 1e-9).all(), curve
-    assert acc[-1] <= acc[0] - 20, curve
+    curve = deletion[deletion["map"] == "lrp"].sort_values("percent").set_index("percent")
+    acc = curve.accuracy
+    assert acc[0] >= 90, curve  # the trained model before any deletion
+    # Not asserted: a monotone curve. Grey pixels push clips towards "fake", which first
+    # helps fakes scored below 0.5: one trained demo model went 93.8 -> 97.9 % at 1 %
+    # before falling (README, Interpretability). From a tenth of the pixels on, the
+    # loss is large for any model that uses the relevant pixels.
+    for p in (10, 20, 30):
+        assert acc[p] <= acc[0] - 20, curve
