@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU figures of the README in one command (about 5 minutes on an H100/H200):
+# The GPU figures of the README in one command (3-4 minutes on an H200):
 #   bash benchmarks/gpu.sh OUT_DIR [PARTS...]     PARTS: speed loader ddp (default: all)
 # model speed at paper size (fp32 explicit / SDPA / bf16 fused SDPA / torch.compile),
 # loader vs model step, and a DDP check: two processes sharing the GPU (gloo) against one.

@@ -151,7 +151,6 @@ def predict(
     dataset: ClipDataset,
     batch_size: int = 16,
     device: torch.device | str = "cpu",
-    num_workers: int = 0,
 ) -> np.ndarray:
     """Fake probability of every clip of ``dataset`` (in dataset order).
 
@@ -171,7 +170,6 @@ def predict(
         batch_size=batch_size,
         shuffle=False,
         sampler=sampler,
-        num_workers=num_workers,
         pin_memory=device.type == "cuda",
     )
     indices, scores = [], []
