@@ -3,9 +3,16 @@
 #   snakemake --cores all                       # default config: embedded demo, CPU-sized
 #   snakemake --cores all --configfile config/paper.yaml  # the paper's protocol, real data
 #   snakemake --report results/report.html      # self-contained HTML report afterwards
+#
+# A --configfile replaces the default config instead of being merged into it key by key
+# (Snakemake's own behaviour), so a user's config runs its data sets and experiments
+# only; --config key=value still overrides either.
 
 
-configfile: "config/config.yaml"
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
 
 
 include: "workflow/rules/common.smk"

@@ -1,6 +1,7 @@
 """Every reader on miniature copies of its dataset's layout, built here."""
 
 import json
+import shutil
 
 import pytest
 
@@ -79,11 +80,31 @@ def test_ffpp_errors_name_the_file(ffpp):
 
 
 def test_ffpp_official_splits_sizes():
+    from istvt.data.manifest.common import OFFICIAL
     from istvt.data.manifest.ffpp import read_splits
 
-    owner = read_splits(shared_path("data", "official", "ffpp-splits"))
-    counts = {s: sum(1 for v in owner.values() if v == s) for s in ("train", "val", "test")}
+    shipped = read_splits(OFFICIAL / "ffpp-splits")
+    counts = {s: sum(1 for v in shipped.values() if v == s) for s in ("train", "val", "test")}
     assert counts == {"train": 720, "val": 140, "test": 140}
+    assert shipped["953"] == "test" and shipped["720"] == "val" and shipped["071"] == "train"
+    assert read_splits(shared_path("data", "official", "ffpp-splits")) == shipped
+
+
+def test_ffpp_without_splits_uses_the_shipped_official_ones(ffpp):
+    shutil.rmtree(ffpp / "splits")
+    for vid in ("953", "974", "071"):
+        touch(ffpp / "original_sequences" / "youtube" / "c23" / "videos" / f"{vid}.mp4")
+    touch(ffpp / "manipulated_sequences" / "Deepfakes" / "c23" / "videos" / "953_974.mp4")
+    df = build_manifest("ffpp", ffpp, methods=["Deepfakes"]).set_index("video_id")
+    assert df.loc["original/c23/953"].split == "test"
+    assert df.loc["original/c23/071"].split == "train"
+    assert df.loc["Deepfakes/c23/953_974"].split == "test"
+    # the copy's own split files win over the shipped ones
+    (ffpp / "splits").mkdir()
+    for name, pairs in {"train": [], "val": [], "test": [["071", "953"]]}.items():
+        (ffpp / "splits" / f"{name}.json").write_text(json.dumps(pairs))
+    df = build_manifest("ffpp", ffpp, methods=["Deepfakes"]).set_index("video_id")
+    assert df.loc["original/c23/071"].split == "test"
 
 
 @pytest.fixture
@@ -123,14 +144,24 @@ def test_celebdf_list_contradicting_the_folder(celebdf):
 
 
 def test_celebdf_official_list():
-    from istvt.data.manifest.celebdf import read_test_list
+    from istvt.data.manifest.celebdf import TEST_LIST, read_test_list
+    from istvt.data.manifest.common import OFFICIAL
 
-    labels = read_test_list(
-        shared_path("data", "official", "celebdf-v2", "List_of_testing_videos.txt")
-    )
+    labels = read_test_list(OFFICIAL / "celebdf-v2" / TEST_LIST)
     assert len(labels) == 518
     assert labels["YouTube-real/00170.mp4"] == 0  # "1" in the file means real
     assert sum(labels.values()) == 340 and list(labels.values()).count(0) == 178
+    assert read_test_list(shared_path("data", "official", "celebdf-v2", TEST_LIST)) == labels
+
+
+def test_celebdf_without_its_list_uses_the_shipped_one(celebdf):
+    (celebdf / "List_of_testing_videos.txt").unlink()
+    touch(celebdf / "YouTube-real" / "00170.mp4")
+    touch(celebdf / "Celeb-synthesis" / "id1_id0_0007.mp4")
+    df = build_manifest("celebdf", celebdf, val_fraction=0.0).set_index("video_id")
+    assert df.loc["YouTube-real/00170"].split == "test"
+    assert df.loc["Celeb-synthesis/id1_id0_0007"].split == "test"
+    assert df.loc["YouTube-real/00001"].split == "train"  # not in the official list
 
 
 @pytest.fixture

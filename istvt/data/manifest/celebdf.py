@@ -15,11 +15,13 @@ test split (seeded, ``val_fraction`` of the training videos).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from istvt.data.manifest.common import (
+    OFFICIAL,
     ManifestError,
     carve_validation,
     list_videos,
@@ -28,6 +30,8 @@ from istvt.data.manifest.common import (
 )
 
 FOLDERS = {"Celeb-real": 0, "YouTube-real": 0, "Celeb-synthesis": 1}
+TEST_LIST = "List_of_testing_videos.txt"
+log = logging.getLogger(__name__)
 
 
 def identities(folder: str, stem: str) -> list[str]:
@@ -39,6 +43,18 @@ def identities(folder: str, stem: str) -> list[str]:
     if not ids:
         raise ManifestError(f"{folder}/{stem}: unexpected Celeb-DF file name")
     return ids
+
+
+def official_test_list(root: Path, test_list: str | Path | None = None) -> Path:
+    """``test_list`` when given, else the copy's own list, else the official Celeb-DF v2
+    list shipped with istvt (for copies that lost it)."""
+    if test_list:
+        return Path(test_list)
+    own = root / TEST_LIST
+    if own.is_file():
+        return own
+    log.info("Celeb-DF: %s has no %s; using the official list shipped with istvt", root, TEST_LIST)
+    return OFFICIAL / "celebdf-v2" / TEST_LIST
 
 
 def read_test_list(path: Path) -> dict[str, int]:
@@ -63,7 +79,8 @@ def read_celebdf(
     seed: int = 0,
 ) -> pd.DataFrame:
     root = require_dir(Path(root), "Celeb-DF root")
-    test = read_test_list(Path(test_list) if test_list else root / "List_of_testing_videos.txt")
+    test_path = official_test_list(root, test_list)
+    test = read_test_list(test_path)
     rows = []
     for folder, label in FOLDERS.items():
         directory = root / folder
@@ -73,7 +90,7 @@ def read_celebdf(
             rel = f"{folder}/{path.name}"
             if rel in test and test[rel] != label:
                 raise ManifestError(
-                    f"{root / 'List_of_testing_videos.txt'}: {rel} is listed as "
+                    f"{test_path}: {rel} is listed as "
                     f"{'real' if test[rel] == 0 else 'fake'} but lies in {folder}"
                 )
             rows.append(

@@ -33,6 +33,8 @@ COLUMNS = [
     "identities",
 ]
 SPLITS = ("train", "val", "test")
+#: Official split files shipped with the package (see README, "Running on your data").
+OFFICIAL = Path(__file__).resolve().parents[1] / "official"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from istvt.data.manifest.common import (
     SPLITS,
     ManifestError,
+    OFFICIAL,
     list_videos,
     make_table,
     read_json,
@@ -36,6 +37,19 @@ FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 ALL_METHODS = (*FFPP_METHODS, "FaceShifter", "DeepFakeDetection")
 COMPRESSIONS = ("raw", "c23", "c40")
 _ALIASES = {"c0": "raw"}
+
+
+def official_splits_dir(root: Path, splits_dir: str | Path | None = None) -> Path:
+    """The split files to use: ``splits_dir`` when given, else ``<root>/splits`` when the
+    copy has them, else the official files shipped with istvt (the FaceForensics
+    repository's ``dataset/splits``, which the FF++ download script does not fetch)."""
+    if splits_dir:
+        return Path(splits_dir)
+    own = root / "splits"
+    if own.is_dir():
+        return own
+    log.info("FF++: %s has no split files; using the official ones shipped with istvt", root)
+    return OFFICIAL / "ffpp-splits"
 
 
 def read_splits(splits_dir: Path) -> dict[str, str]:
@@ -67,13 +81,14 @@ def read_ffpp(
 
     Args:
         root: dataset root (holds ``original_sequences`` / ``manipulated_sequences``).
-        splits_dir: folder with ``train/val/test.json`` (default ``<root>/splits``).
+        splits_dir: folder with ``train/val/test.json`` (default ``<root>/splits``, or
+            the official files shipped with istvt when the copy lacks them).
         compressions: any of raw (alias c0), c23, c40.
         methods: manipulation methods to include (see :data:`ALL_METHODS`).
         dfd_split: split for DeepFakeDetection videos, which the official files omit.
     """
     root = require_dir(Path(root), "FaceForensics++ root")
-    splits_dir = Path(splits_dir) if splits_dir else root / "splits"
+    splits_dir = official_splits_dir(root, splits_dir)
     comps = [_ALIASES.get(c, c) for c in compressions]
     for c in comps:
         if c not in COMPRESSIONS:
