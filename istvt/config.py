@@ -53,8 +53,9 @@ class ModelConfig:
         attention: one of :data:`ATTENTION_VARIANTS`.
         self_subtract: compute temporal queries and keys from frame differences (Eq. 3).
         dropout: dropout inside attention output and FFN (paper: 0).
-        xception_weights: optional local path to ImageNet Xception weights (timm
-            ``legacy_xception`` or Cadene key names). Never downloaded.
+        xception_weights: ImageNet initialisation of the entry flow: ``"imagenet"``
+            (timm's ``legacy_xception`` weights, downloaded once into timm's cache) or a
+            local path (timm ``legacy_xception`` or Cadene key names); None: random.
     """
 
     sequence_length: int = 6

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import timm
 import torch
@@ -69,3 +71,40 @@ def test_wrong_keys_and_shapes_are_listed(tmp_path):
     torch.save(state, path)
     with pytest.raises(KeyError, match=r"conv1.weight \(32, 1, 3, 3\) != \(32, 3, 3, 3\)"):
         load_xception_weights(XceptionEntryFlow(), path)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No route to any hub: every HTTP(S) request goes to a closed local port, and the
+    Hugging Face hub client is told it is offline. torch hub's cache: an empty folder."""
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "torch"
+
+
+def test_imagenet_weights_come_from_timms_cache_offline(timm_xception, offline):
+    from istvt.model.xception import weights_cache
+
+    cached = Path(weights_cache())
+    assert cached.parent == offline / "hub" / "checkpoints"  # torch hub's cache, by timm's cfg
+    cached.parent.mkdir(parents=True)
+    torch.save(timm_xception.state_dict(), cached)  # as if downloaded on an earlier run
+    model = ISTVT(tiny_config(xception_weights="imagenet"))
+    expected = timm_xception.state_dict()
+    for key, value in model.entry_flow.state_dict().items():
+        torch.testing.assert_close(value, expected[key], msg=key)
+
+
+def test_imagenet_weights_offline_without_cache_say_what_to_do(offline):
+    from istvt.model.xception import PretrainedWeightsUnavailable
+
+    with pytest.raises(PretrainedWeightsUnavailable) as err:
+        ISTVT(tiny_config(xception_weights="imagenet"))
+    text = str(err.value)
+    assert "legacy_xception.tf_in1k" in text
+    assert str(offline / "hub" / "checkpoints") in text
+    assert "local Xception checkpoint" in text and "model.xception_weights" in text

@@ -1,6 +1,8 @@
 """Xception entry flow (conv1 ... block3) built from timm's ``legacy_xception`` blocks.
 
-300x300x3 -> 728x19x19 per frame. ImageNet weights come only from a local file.
+300x300x3 -> 728x19x19 per frame. ImageNet weights come through timm's pretrained
+mechanism (``xception_weights: imagenet``: downloaded once into its cache, reused after)
+or from a local file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from torch import nn
 
 #: Top-level module names of the entry flow, shared with timm's ``legacy_xception``.
 ENTRY_FLOW_MODULES = ("conv1", "bn1", "conv2", "bn2", "block1", "block2", "block3")
+#: ``model.xception_weights`` value that asks for timm's ImageNet weights.
+IMAGENET = "imagenet"
+#: The timm model whose pretrained weights initialise the entry flow.
+IMAGENET_MODEL = "legacy_xception.tf_in1k"
 #: Prefixes found in checkpoints that wrap an Xception (Cadene / FF++ / DataParallel).
 _WRAPPER_PREFIXES = ("module.", "model.", "xcep.model.", "xception.", "backbone.")
 
@@ -94,14 +100,57 @@ def entry_flow_state_dict(state: Mapping[str, torch.Tensor], source: str) -> dic
     return {k: picked[k] for k in expected}
 
 
+class PretrainedWeightsUnavailable(RuntimeError):
+    """timm's ImageNet weights are neither cached nor downloadable; says what to do."""
+
+
+def weights_cache(model_name: str = IMAGENET_MODEL) -> str:
+    """Where timm keeps ``model_name``'s pretrained file once downloaded."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    if cfg is not None and cfg.hf_hub_id:
+        from huggingface_hub import constants
+
+        return f"{constants.HF_HUB_CACHE} (Hugging Face hub cache, repository {cfg.hf_hub_id})"
+    name = Path(cfg.url).name if cfg is not None and cfg.url else "<file>"
+    return str(Path(torch.hub.get_dir()) / "checkpoints" / name)
+
+
+def imagenet_state_dict(model_name: str = IMAGENET_MODEL) -> dict[str, torch.Tensor]:
+    """The ImageNet weights of timm's ``model_name``, through timm's own pretrained
+    mechanism: downloaded on first use into its cache (torch hub's
+    ``$TORCH_HOME/hub/checkpoints`` or the Hugging Face hub's, whichever this timm uses
+    for the model), read from there after."""
+    import timm
+
+    try:
+        net = timm.create_model(model_name, pretrained=True)
+    except Exception as exc:  # URLError, HTTP and hub errors: all mean "not available"
+        raise PretrainedWeightsUnavailable(
+            f"model.xception_weights: imagenet: timm could not load the ImageNet weights "
+            f"of {model_name!r} ({type(exc).__name__}: {exc}). They are downloaded once, "
+            f"on a machine with internet, into {weights_cache(model_name)}, and reused from "
+            f"there. Without internet, copy that file there from a connected machine, or "
+            f"set model.xception_weights to the path of a local Xception checkpoint (timm "
+            f"legacy_xception or Cadene format)."
+        ) from exc
+    return net.state_dict()
+
+
 def load_xception_weights(module: XceptionEntryFlow, path: str | Path) -> None:
-    """Load ImageNet Xception weights from a local file into ``module`` (never downloads)."""
+    """Load ImageNet Xception weights into ``module``: ``"imagenet"`` (timm's pretrained
+    weights, see :func:`imagenet_state_dict`) or a local file."""
+    if str(path) == IMAGENET:
+        state = imagenet_state_dict()
+        module.load_state_dict(entry_flow_state_dict(state, f"timm {IMAGENET_MODEL}"))
+        return
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"model.xception_weights: {path} does not exist. Point it at a local copy of "
-            f"ImageNet Xception weights (timm legacy_xception or Cadene format), or set it "
-            f"to null for random initialisation."
+            f"ImageNet Xception weights (timm legacy_xception or Cadene format), set it to "
+            f"imagenet to download timm's once, or to null for random initialisation."
         )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file

@@ -31,6 +31,23 @@ def data_section(faces_dirs: Mapping[str, str | Path]) -> list[str]:
     return lines + [""]
 
 
+def coverage_section(coverage: list[str | Path]) -> list[str]:
+    """What of each data set is on disk, against its official lists (rule manifest)."""
+    if not coverage:
+        return []
+    lines = [
+        "### Coverage",
+        "",
+        "Videos present against expected from the official lists, per split, method and "
+        "compression; videos on disk in no official split are counted, not used. Where a "
+        "reader carves validation from the training pool, the pool is one row (train+val).",
+        "",
+    ]
+    for path in coverage:
+        lines += [Path(path).read_text().rstrip(), ""]
+    return lines
+
+
 def training_section(logs: Mapping[str, str | Path], experiments: Mapping[str, dict]) -> list[str]:
     lines = [
         "## Training",
@@ -91,6 +108,7 @@ def write_summary(
     model_cost: str | Path,
     config: dict,
     interpretations: Mapping[str, Mapping[str, str | Path]] | None = None,
+    coverage: list[str | Path] | None = None,
     robustness: Mapping[str | Path, str | Path] | None = None,
     ablations: list[str | Path] | None = None,
 ) -> None:
@@ -106,6 +124,7 @@ def write_summary(
         "",
     ]
     lines += data_section(faces_dirs)
+    lines += coverage_section(coverage or [])
     lines += training_section(train_logs, experiments)
     lines += ["## Results", ""]
     for path in tables.values():

@@ -11,7 +11,9 @@ from istvt.ablation import ablation_experiments
 from istvt.config import ConfigError, ModelConfig
 from istvt.data.demo import WRITERS as DEMO_LAYOUTS
 from istvt.data.demo import DemoOptions
-from istvt.data.manifest import read_manifest
+from istvt.data.manifest import ManifestError, build_manifest, coverage_markdown
+from istvt.data.manifest import coverage_table, read_manifest
+from istvt.data.manifest.coverage import empty_split_message
 from istvt.data.preprocess import PreprocessOptions, shard_count
 from istvt.interpret.faithfulness import FaithfulnessConfig
 from istvt.interpret.relevance import DECOMPOSED
@@ -67,6 +69,17 @@ for _name, _ds in DATASETS.items():
             f"datasets.{_name}.root = {_ds['root']!r} does not exist; "
             f"point it at your copy of the dataset"
         )
+
+# Real data sets are read now (file listings and metadata only, seconds even for DFDC),
+# so that an unreadable layout or an empty split stops the run before any job starts.
+# Demo data sets do not exist yet; rule manifest checks them.
+MANIFESTS = {}
+for _name, _ds in DATASETS.items():
+    if not _ds.get("demo"):
+        try:
+            MANIFESTS[_name] = build_manifest(_ds["layout"], _ds["root"], **_ds.get("options", {}))
+        except ManifestError as exc:
+            _invalid(f"datasets.{_name} ({_ds['layout']} at {_ds['root']}): {exc}")
 
 # ---------------------------------------------------------------- test sets
 TESTSETS = {name: {"dataset": name, "methods": None} for name in DATASETS}
@@ -142,6 +155,30 @@ for _table, _cells in (("table1", TABLE1_CELLS), ("table2", TABLE2_CELLS)):
             )
 
 EVALUATIONS = [(e, t) for e, ex in EXPERIMENTS.items() for t in ex["test"]]
+
+
+def _check_splits():
+    """Every experiment has videos to train, select and test on (real data sets)."""
+    for name, ex in EXPERIMENTS.items():
+        uses = [(ex["dataset"], s, ex["methods"], None) for s in ("train", "val")]
+        uses += [(TESTSETS[t]["dataset"], "test", TESTSETS[t]["methods"], t) for t in ex["test"]]
+        for dataset, split, methods, testset in uses:
+            if dataset not in MANIFESTS:
+                continue
+            problem = empty_split_message(MANIFESTS[dataset], split, methods)
+            if problem:
+                manifest = MANIFESTS[dataset]
+                via = f" (test set {testset!r})" if testset and testset != dataset else ""
+                only = f" restricted to {', '.join(methods)}" if methods else ""
+                _invalid(
+                    f"experiment {name!r}: the {split} split of data set {dataset!r}{via}"
+                    f"{only}: {problem}. Check datasets.{dataset}.root and its options "
+                    f"against what is on disk:\n\n"
+                    + coverage_markdown(coverage_table(manifest), dataset, manifest)
+                )
+
+
+_check_splits()
 
 # ---------------------------------------------------------------- robustness
 ROBUSTNESS = []  # (experiment, testset, perturbation, level as written in paths)

@@ -22,6 +22,8 @@ checkpoint manifest:  # a checkpoint: its row count decides the preprocessing sh
         get_dataset_input,
     output:
         "results/manifests/{dataset}.csv",
+        coverage="results/manifests/{dataset}.coverage.csv",
+        coverage_md="results/manifests/{dataset}.coverage.md",
     params:
         layout=get_dataset_layout,
         root=get_dataset_root,

@@ -97,6 +97,7 @@ rule summary:
         training="results/figures/training_curves.png",
         train_logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
         status=expand("results/faces/{dataset}", dataset=DATASETS),
+        coverage=expand("results/manifests/{dataset}.coverage.md", dataset=DATASETS),
         interpret_tables=all_interpretations(),
         interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=INTERPRETED),
         heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=INTERPRETED),

@@ -16,6 +16,7 @@ write_summary(
     tables={k: sm.input[k] for k in ("table1", "table2", "matrix")},
     figures=figures,
     faces_dirs={p.split("/")[-1]: p for p in sm.input.status},
+    coverage=list(sm.input.coverage),
     train_logs=dict(zip(experiments, sm.input.train_logs, strict=True)),
     experiments=experiments,
     model_cost=sm.input.model_cost,

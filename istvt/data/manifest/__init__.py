@@ -9,7 +9,9 @@ import pandas as pd
 
 from istvt.data.manifest.celebdf import read_celebdf
 from istvt.data.manifest.common import COLUMNS, ManifestError, read_manifest, write_manifest
-from istvt.data.manifest.dfdc import read_dfdc, read_dfdc_preview
+from istvt.data.manifest.coverage import coverage_markdown, coverage_table
+from istvt.data.manifest.deeperforensics import read_deeperforensics
+from istvt.data.manifest.dfdc import read_dfdc, read_dfdc_preview, read_dfdc_sample
 from istvt.data.manifest.ffpp import read_ffpp
 from istvt.data.manifest.folder import read_folder
 
@@ -18,6 +20,8 @@ READERS = {
     "celebdf": read_celebdf,
     "dfdc": read_dfdc,
     "dfdc_preview": read_dfdc_preview,
+    "dfdc_sample": read_dfdc_sample,
+    "deeperforensics": read_deeperforensics,
     "folder": read_folder,
 }
 
@@ -39,6 +43,8 @@ __all__ = [
     "READERS",
     "ManifestError",
     "build_manifest",
+    "coverage_markdown",
+    "coverage_table",
     "read_manifest",
     "write_manifest",
 ]

@@ -28,8 +28,11 @@ from istvt.data.manifest.common import (
     make_table,
     require_dir,
 )
+from istvt.data.manifest.coverage import attach
 
 FOLDERS = {"Celeb-real": 0, "YouTube-real": 0, "Celeb-synthesis": 1}
+#: Videos per folder in the Celeb-DF v2 release (590 + 300 real, 5,639 fake).
+RELEASE_SIZES = {"Celeb-real": 590, "YouTube-real": 300, "Celeb-synthesis": 5639}
 TEST_LIST = "List_of_testing_videos.txt"
 log = logging.getLogger(__name__)
 
@@ -111,4 +114,10 @@ def read_celebdf(
     carve_validation(
         rows, val_fraction, seed, group_of=lambda r: r["identities"].split("|")[0], avoid=test_ids
     )
-    return make_table(rows)
+    expected: dict[tuple[str, str, str], int] = {}
+    for folder, label in FOLDERS.items():
+        method = "original" if label == 0 else "Celeb-synthesis"
+        listed = sum(1 for rel in test if rel.split("/")[0] == folder)
+        for split, n in (("test", listed), ("train+val", RELEASE_SIZES[folder] - listed)):
+            expected[split, method, ""] = expected.get((split, method, ""), 0) + n
+    return attach(make_table(rows), expected, pooled=("train", "val"))

@@ -12,6 +12,10 @@ else a seeded ``val_fraction`` of the "original" groups (a real video together w
 every fake made from it). ``test_subset`` optionally names a text file of test file
 names (one per line) to restrict the test split to a published subset.
 
+Kaggle's public DFDC sample (:func:`read_dfdc_sample`)::
+
+    <root>/train_sample_videos/metadata.json + *.mp4   (400 labelled videos)
+
 DFDC Preview::
 
     <root>/dataset.json  {"method_A/.../x.mp4": {"label": "real"|"fake", "set": "train"|"test"}}
@@ -29,10 +33,12 @@ import pandas as pd
 from istvt.data.manifest.common import (
     ManifestError,
     carve_validation,
+    list_videos,
     make_table,
     read_json,
     require_dir,
 )
+from istvt.data.manifest.coverage import attach
 
 _PART = re.compile(r"^dfdc_train_part_(\d+)$")
 
@@ -78,31 +84,13 @@ def read_dfdc(
     parts = sorted(
         (int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _PART.match(p.name))
     )
+    expected: dict[tuple[str, str, str], int] = {}
+    unlisted: dict[tuple[str, str], int] = {}
     for number, part in parts:
-        meta_path = part / "metadata.json"
-        meta = read_json(meta_path, "DFDC part metadata.json")
-        if not isinstance(meta, dict):
-            raise ManifestError(f"{meta_path}: expected a JSON object of file -> entry")
-        for name, entry in sorted(meta.items()):
-            if not isinstance(entry, dict) or "label" not in entry:
-                raise ManifestError(f"{meta_path}: entry {name!r} has no 'label'")
-            path = part / name
-            if not path.is_file():
-                continue  # metadata lists the whole part; users may hold a subset
-            label = _label(entry["label"], meta_path, name)
-            original = entry.get("original") or name
-            rows.append(
-                {
-                    "video_id": f"{part.name}/{Path(name).stem}",
-                    "path": str(path.resolve()),
-                    "label": label,
-                    "split": "val" if number in set(val_parts) else "train",
-                    "dataset": "dfdc",
-                    "method": "original" if label == 0 else "dfdc",
-                    "compression": "",
-                    "identities": f"{part.name}/{Path(original).stem}",
-                }
-            )
+        part_rows = _metadata_rows(part, part.name, "dfdc", expected, unlisted)
+        for r in part_rows:
+            r["split"] = "val" if number in set(val_parts) else "train"
+        rows += part_rows
     if not val_parts:
         carve_validation(rows, val_fraction, seed)
     test_dir = root / "test"
@@ -122,6 +110,8 @@ def read_dfdc(
         for name, label in sorted(labels.items()):
             if keep is not None and name not in keep:
                 continue
+            key = ("test", "original" if label == 0 else "dfdc", "")
+            expected[key] = expected.get(key, 0) + 1
             path = test_dir / name
             if not path.is_file():
                 continue
@@ -139,7 +129,87 @@ def read_dfdc(
             )
     if not rows:
         raise ManifestError(f"{root}: no DFDC videos found (dfdc_train_part_*/ or test/)")
-    return make_table(rows)
+    return attach(make_table(rows), expected, unlisted, pooled=("train", "val"))
+
+
+def _metadata_rows(
+    folder: Path,
+    prefix: str,
+    dataset: str,
+    expected: dict[tuple[str, str, str], int],
+    unlisted: dict[tuple[str, str], int],
+) -> list[dict]:
+    """Training rows of a folder of videos with the DFDC ``metadata.json`` (a challenge
+    part, or Kaggle's ``train_sample_videos``); counts listed and unlisted videos."""
+    meta_path = folder / "metadata.json"
+    meta = read_json(meta_path, "DFDC metadata.json")
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{meta_path}: expected a JSON object of file -> entry")
+    rows = []
+    for name, entry in sorted(meta.items()):
+        if not isinstance(entry, dict) or "label" not in entry:
+            raise ManifestError(f"{meta_path}: entry {name!r} has no 'label'")
+        label = _label(entry["label"], meta_path, name)
+        method = "original" if label == 0 else "dfdc"
+        expected["train+val", method, ""] = expected.get(("train+val", method, ""), 0) + 1
+        path = folder / name
+        if not path.is_file():
+            continue  # metadata lists the whole part; users may hold a subset
+        original = entry.get("original") or name
+        rows.append(
+            {
+                "video_id": f"{prefix}/{Path(name).stem}",
+                "path": str(path.resolve()),
+                "label": label,
+                "split": "train",
+                "dataset": dataset,
+                "method": method,
+                "compression": "",
+                "identities": f"{prefix}/{Path(original).stem}",
+            }
+        )
+    extra = [p for p in list_videos(folder) if p.name not in meta]
+    if extra:
+        unlisted["unknown", ""] = unlisted.get(("unknown", ""), 0) + len(extra)
+    return rows
+
+
+def read_dfdc_sample(
+    root: str | Path, val_fraction: float = 0.2, test_fraction: float = 0.0, seed: int = 0
+) -> pd.DataFrame:
+    """Kaggle's public DFDC sample: ``<root>/train_sample_videos/*.mp4 + metadata.json``
+    (``root`` may also be that folder itself). Its 400 labelled videos are training data;
+    a validation split (and, with ``test_fraction``, a test split) is carved from them by
+    whole "original" groups (a real video with every fake made from it), seeded. The
+    unlabelled ``test_videos/`` are not read."""
+    root = require_dir(Path(root), "DFDC sample root")
+    folder = root / "train_sample_videos"
+    if not folder.is_dir() and (root / "metadata.json").is_file():
+        folder = root
+    if not (folder / "metadata.json").is_file():
+        raise ManifestError(
+            f"{root}: expected train_sample_videos/metadata.json (Kaggle's DFDC sample)"
+        )
+    if not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ManifestError(
+            f"val_fraction + test_fraction must be below 1, got {val_fraction} + {test_fraction}"
+        )
+    expected: dict[tuple[str, str, str], int] = {}
+    unlisted: dict[tuple[str, str], int] = {}
+    rows = _metadata_rows(folder, "train_sample_videos", "dfdc", expected, unlisted)
+    if not rows:
+        raise ManifestError(f"{folder}: none of the videos listed in metadata.json exist")
+    pooled = ["train", "val"]
+    if test_fraction:
+        carve_validation(rows, test_fraction, seed + 1)
+        for r in rows:
+            r["split"] = "test" if r["split"] == "val" else r["split"]
+        pooled.append("test")
+    # val_fraction is a share of all videos, also when a test split was carved first
+    remaining = sum(r["split"] == "train" for r in rows)
+    carve_validation(rows, min(val_fraction * len(rows) / max(remaining, 1), 0.99), seed)
+    expected = {("+".join(pooled), m, c): n for (_, m, c), n in expected.items()}
+    return attach(make_table(rows), expected, unlisted, pooled=pooled)
 
 
 def read_dfdc_preview(root: str | Path, val_fraction: float = 0.1, seed: int = 0) -> pd.DataFrame:
@@ -149,16 +219,23 @@ def read_dfdc_preview(root: str | Path, val_fraction: float = 0.1, seed: int = 0
     if not isinstance(meta, dict):
         raise ManifestError(f"{meta_path}: expected a JSON object of path -> entry")
     rows = []
+    expected: dict[tuple[str, str, str], int] = {}
     for rel, entry in sorted(meta.items()):
         if not isinstance(entry, dict) or "label" not in entry or "set" not in entry:
             raise ManifestError(f"{meta_path}: entry {rel!r} needs 'label' and 'set'")
         if entry["set"] not in ("train", "test"):
             raise ManifestError(f"{meta_path}: entry {rel!r} has set {entry['set']!r}")
+        label = _label(entry["label"], meta_path, rel)
+        top = Path(rel).parts[0]
+        key = (
+            "train+val" if entry["set"] == "train" else "test",
+            "original" if label == 0 else top,
+            "",
+        )
+        expected[key] = expected.get(key, 0) + 1
         path = root / rel
         if not path.is_file():
             continue
-        label = _label(entry["label"], meta_path, rel)
-        top = Path(rel).parts[0]
         ident = entry.get("target_id") or (
             Path(rel).parts[1] if len(Path(rel).parts) > 2 else Path(rel).stem
         )
@@ -178,4 +255,4 @@ def read_dfdc_preview(root: str | Path, val_fraction: float = 0.1, seed: int = 0
         raise ManifestError(f"{root}: none of the videos listed in dataset.json exist")
     test_ids = {r["identities"] for r in rows if r["split"] == "test"}
     carve_validation(rows, val_fraction, seed, avoid=test_ids)
-    return make_table(rows)
+    return attach(make_table(rows), expected, pooled=("train", "val"))

@@ -22,14 +22,15 @@ from pathlib import Path
 import pandas as pd
 
 from istvt.data.manifest.common import (
+    OFFICIAL,
     SPLITS,
     ManifestError,
-    OFFICIAL,
     list_videos,
     make_table,
     read_json,
     require_dir,
 )
+from istvt.data.manifest.coverage import attach
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,18 @@ def read_ffpp(
     owner = read_splits(splits_dir)
 
     rows = []
-    unlisted = 0
+    unlisted: dict[tuple[str, str], int] = {}
+    expected: dict[tuple[str, str, str], int] = {}
+    ids_per_split = {split: sum(1 for s in owner.values() if s == split) for split in SPLITS}
     for comp in comps:
+        for method in ("original", *(m for m in methods if m != "DeepFakeDetection")):
+            for split, n in ids_per_split.items():
+                expected[split, method, comp] = n  # pair [a, b]: a, b, a_b and b_a
         originals = root / "original_sequences" / "youtube" / comp / "videos"
         for path in list_videos(originals) if originals.is_dir() else []:
             split = owner.get(path.stem)
             if split is None:
-                unlisted += 1
+                unlisted["original", comp] = unlisted.get(("original", comp), 0) + 1
                 continue
             rows.append(
                 _row(path, f"original/{comp}/{path.stem}", 0, split, "original", comp, path.stem)
@@ -128,7 +134,7 @@ def read_ffpp(
                         raise ManifestError(f"{path}: expected <target>_<source>.mp4")
                     split = owner.get(ids[0])
                     if split is None or owner.get(ids[1]) != split:
-                        unlisted += 1
+                        unlisted[method, comp] = unlisted.get((method, comp), 0) + 1
                         continue
                 rows.append(
                     _row(
@@ -150,8 +156,11 @@ def read_ffpp(
                     )
                 )
     if unlisted:
-        log.warning("FF++: %d video(s) are in no official split and were left out", unlisted)
-    df = make_table(rows)
+        log.warning(
+            "FF++: %d video(s) are in no official split and were left out",
+            sum(unlisted.values()),
+        )
+    df = attach(make_table(rows), expected, unlisted)
     if df.empty:
         raise ManifestError(
             f"{root}: no FaceForensics++ videos found for compression(s) {', '.join(comps)} "
