@@ -271,3 +271,126 @@ def test_unknown_layout_and_missing_root(tmp_path):
         build_manifest("ff", tmp_path)
     with pytest.raises(ManifestError, match="Celeb-DF root not found"):
         build_manifest("celebdf", tmp_path / "nowhere")
+
+
+# ---------------------------------------------------------------- coverage, new layouts
+
+
+def test_ffpp_coverage_counts_present_expected_and_unlisted(tmp_path):
+    from istvt.data.manifest import coverage_markdown, coverage_table
+
+    from .data_trees import ffpp_tree
+
+    root = ffpp_tree(tmp_path / "ffpp", compressions=["c23"], methods=["Deepfakes"])
+    touch(root / "original_sequences" / "youtube" / "c23" / "videos" / "1234.mp4")  # no split
+    touch(root / "manipulated_sequences" / "Deepfakes" / "c23" / "videos" / "071_953.mp4")
+    df = build_manifest("ffpp", root, methods=["Deepfakes"])
+    table = coverage_table(df).set_index(["split", "method", "compression"])
+    assert table.loc[("train", "original", "c23"), "expected"] == 720
+    assert table.loc[("train", "original", "c23"), "present"] == 2
+    assert table.loc[("test", "Deepfakes", "c23"), "missing"] == 138
+    unlisted = table.loc["(in no split)"]
+    assert unlisted.loc[("original", "c23"), "present"] == 1  # an id in no official pair
+    assert unlisted.loc[("Deepfakes", "c23"), "present"] == 1  # a pair across two splits
+    text = coverage_markdown(coverage_table(df), "ffpp", df)
+    assert "12 of 2000 expected videos present (0.6 %)" in text
+    assert "2 video(s) on disk are in no official split" in text
+    assert "| Deepfakes | c23 | 2 / 720 | 2 / 140 | 2 / 140 | 1 |" in text
+
+
+def test_celebdf_coverage_pools_train_and_val(tmp_path):
+    from istvt.data.manifest import coverage_table
+
+    from .data_trees import celebdf_tree
+
+    df = build_manifest("celebdf", celebdf_tree(tmp_path / "c"), val_fraction=0.2)
+    table = coverage_table(df).set_index(["split", "method"])
+    assert table.loc[("test", "original"), "expected"] == 178
+    assert table.loc[("test", "Celeb-synthesis"), "expected"] == 340
+    assert table.loc[("train+val", "original"), "expected"] == 890 - 178
+    assert table.loc[("train+val", "Celeb-synthesis"), "present"] == 5
+    assert set(df.split) == {"train", "val", "test"}
+
+
+def test_deeperforensics_follows_the_ffpp_test_targets(tmp_path):
+    from istvt.data.manifest import coverage_table
+
+    from .data_trees import deeperforensics_tree, ffpp_tree, touch
+
+    ffpp = ffpp_tree(tmp_path / "ffpp", compressions=["c23"], methods=[])
+    root = deeperforensics_tree(tmp_path / "dfo")
+    touch(root / "manipulated_videos" / "end_to_end" / "notes_M105.mp4")  # not an FF++ target
+    df = build_manifest("deeperforensics", root, ffpp_root=ffpp).set_index("video_id")
+    fake = df.loc["DeeperForensics/end_to_end/953_M101"]
+    assert fake.label == 1 and fake.split == "test" and fake.identities == "953|M101"
+    real = df.loc["original/c23/953"]
+    assert real.label == 0 and real.split == "test"
+    assert real.path.endswith("original_sequences/youtube/c23/videos/953.mp4")
+    test = df[df.split == "test"]
+    assert sorted(test.label) == [0, 0, 1, 1]
+    table = coverage_table(build_manifest("deeperforensics", root, ffpp_root=ffpp))
+    table = table.set_index(["split", "method"])
+    assert table.loc[("test", "DeeperForensics"), "expected"] == 140
+    assert table.loc[("(in no split)", "DeeperForensics"), "present"] == 1
+    with pytest.raises(ManifestError, match="ffpp_root"):
+        build_manifest("deeperforensics", root)
+
+
+def test_deeperforensics_official_lists(tmp_path):
+    from .data_trees import deeperforensics_tree, ffpp_tree
+
+    ffpp = ffpp_tree(tmp_path / "ffpp", compressions=["c23"], methods=[])
+    root = deeperforensics_tree(tmp_path / "dfo")
+    lists = root / "lists" / "splits"
+    lists.mkdir(parents=True)
+    (lists / "train.txt").write_text("953_M101.mp4\n071_M101.mp4\n")
+    (lists / "val.txt").write_text("720_M101.mp4\n")
+    (lists / "test.txt").write_text("054_W102.mp4\n")
+    df = build_manifest("deeperforensics", root, ffpp_root=ffpp, splits="official")
+    df = df.set_index("video_id")
+    assert df.loc["DeeperForensics/end_to_end/953_M101"].split == "train"
+    assert df.loc["original/c23/953"].split == "train"  # the real counterpart follows
+    assert df.loc["DeeperForensics/end_to_end/054_W102"].split == "test"
+    (lists / "val.txt").unlink()
+    with pytest.raises(ManifestError, match=r"val\.txt: DeeperForensics split list not found"):
+        build_manifest("deeperforensics", root, ffpp_root=ffpp, splits="official")
+
+
+def _kaggle_sample(root, n=20):
+    folder = root / "train_sample_videos"
+    meta = {}
+    for k in range(n):
+        touch(folder / f"real{k}.mp4")
+        meta[f"real{k}.mp4"] = {"label": "REAL", "split": "train", "original": None}
+        for j in range(3):  # fakes far outnumber reals
+            touch(folder / f"fake{k}_{j}.mp4")
+            meta[f"fake{k}_{j}.mp4"] = {
+                "label": "FAKE",
+                "split": "train",
+                "original": f"real{k}.mp4",
+            }
+    meta["missing.mp4"] = {"label": "FAKE", "split": "train", "original": "real0.mp4"}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    touch(root / "test_videos" / "unlabelled.mp4")
+    return root
+
+
+def test_kaggle_dfdc_sample_carves_validation_by_original(tmp_path):
+    from istvt.data.manifest import coverage_table
+
+    root = _kaggle_sample(tmp_path / "deepfake-detection-challenge")
+    df = build_manifest("dfdc_sample", root, val_fraction=0.2, seed=3)
+    assert len(df) == 80 and set(df.split) == {"train", "val"}
+    assert abs((df.split == "val").mean() - 0.2) < 0.06
+    groups = df.groupby("identities").split.nunique()
+    assert (groups == 1).all()  # a real video and its fakes stay together
+    assert "test_videos" not in " ".join(df.path)
+    table = coverage_table(df).set_index(["split", "method"])
+    assert table.loc[("train+val", "dfdc"), "expected"] == 61
+    assert table.loc[("train+val", "dfdc"), "present"] == 60
+    with_test = build_manifest("dfdc_sample", root, val_fraction=0.2, test_fraction=0.2)
+    shares = with_test.split.value_counts(normalize=True)
+    assert abs(shares["test"] - 0.2) < 0.06 and abs(shares["val"] - 0.2) < 0.06
+    assert (with_test.groupby("identities").split.nunique() == 1).all()
+    # the folder itself works as the root too
+    assert len(build_manifest("dfdc_sample", root / "train_sample_videos")) == 80

@@ -18,6 +18,7 @@ import yaml
 from istvt.data.shards import ShardReader
 
 from .conftest import REPO
+from .data_trees import paper_trees
 
 TINY = {
     "seed": 0,
@@ -337,11 +338,65 @@ def test_training_resumes_after_the_workflow_is_killed(tiny_run, tmp_path):
 
 
 def _paper_config(tmp_path):
+    """config/paper.yaml pointed at miniature copies of every data set's layout."""
     config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    trees = paper_trees(tmp_path / "data")
     for name, ds in config["datasets"].items():
-        ds["root"] = str(tmp_path / "data" / name)
-        Path(ds["root"]).mkdir(parents=True)
+        ds["root"] = str(trees["ffpp" if ds["layout"] == "ffpp" else name])
+    config["datasets"]["deeperforensics"]["options"]["ffpp_root"] = str(trees["ffpp"])
     return config
+
+
+def _checkout(tmp_path):
+    """A copy of this checkout's files (tracked and new, not ignored): its root is where
+    a user runs the README's commands, with config/config.yaml in place."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+    )
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    root = tmp_path / "checkout"
+    for rel in filter(None, listed.stdout.decode().split("\0")):
+        if (REPO / rel).is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, root / rel)
+    return root
+
+
+def _dry_run(root, *args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "all", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    return proc, planned_jobs(proc.stdout)
+
+
+PAPER_JOBS = {
+    # FF++ c23 and c40, Celeb-DF, DFDC-preview, DFDC, DeeperForensics
+    "manifest": 6,
+    "preprocess": 6,
+    # 2 compressions x 4 methods, Celeb-DF (also with dropout training), DFDC-P, FF++
+    # (all), and the ablations: 11 variants on FF++ LQ and on Celeb-DF, 5 more T and 5
+    # more M on FF++ LQ (T = 6 and M = 12 are the base model of Table III)
+    "train": 12 + 32,
+    # FF++ (all) is tested on FF++, Celeb-DF, DFDC, FaceShifter and DeeperForensics
+    "evaluate": 16 + 32,
+    "roc_figure": 44,
+    "summary": 1,
+    "preprocess_length": 5,
+    "ablation_table": 3,
+    "interpret": 5,  # the four FF++ c23 models and Celeb-DF
+    # Fig. 6 and the standard suite on Celeb-DF (Fig. 8: two models, trained with and
+    # without dropout): 9 + 9 + 5 levels, 6 x 5, CRF x 5 per model; one CRF re-encoding
+    "evaluate_perturbed": 2 * 58,
+    "robustness": 2,
+    "compress_videos": 5,
+    "preprocess_perturbed": 5,
+}
 
 
 def test_paper_config_plans_the_papers_protocol(tmp_path):
@@ -349,22 +404,47 @@ def test_paper_config_plans_the_papers_protocol(tmp_path):
     proc = snakemake(tmp_path, config, "-n")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = planned_jobs(proc.stdout)
-    assert jobs["manifest"] == jobs["preprocess"] == 5
-    # 2 compressions x 4 methods, Celeb-DF (also with dropout training), DFDC-P, FF++
-    # (all), and the ablations: 11 variants on FF++ LQ and on Celeb-DF, 5 more T and 5
-    # more M on FF++ LQ (T = 6 and M = 12 are the base model of Table III)
-    assert jobs["train"] == 12 + 32
-    assert jobs["evaluate"] == 15 + 32
-    assert jobs["roc_figure"] == 44 and jobs["summary"] == 1
-    assert jobs["preprocess_length"] == 5 and jobs["ablation_table"] == 3
-    assert jobs["interpret"] == 5  # the four FF++ c23 models and Celeb-DF
-    # Fig. 6 and the standard suite on Celeb-DF (Fig. 8: two models, trained with and
-    # without dropout): 9 + 9 + 5 levels, 6 x 5, CRF x 5 per model; one CRF re-encoding
-    assert jobs["evaluate_perturbed"] == 2 * 58 and jobs["robustness"] == 2
-    assert jobs["compress_videos"] == jobs["preprocess_perturbed"] == 5
+    assert {k: jobs.get(k) for k in PAPER_JOBS} == PAPER_JOBS
     for cell in ("ffpp_c40/NeuralTextures", "celebdf", "dfdc_preview"):
         assert cell in config["report"]["table1"]
-    assert set(config["report"]["table2"]) == {"celebdf", "dfdc", "faceshifter"}
+    assert set(config["report"]["table2"]) == {"celebdf", "dfdc", "faceshifter", "deeperforensics"}
+    assert config["model"]["xception_weights"] == "imagenet"
+
+
+def test_configfile_replaces_the_default_config_from_a_checkout_root(tmp_path):
+    """The README's commands, from a checkout's root: --configfile runs that file's data
+    sets and experiments only; plain snakemake runs the demo; --config still overrides."""
+    root = _checkout(tmp_path)
+    paper = tmp_path / "paper.yaml"
+    paper.write_text(yaml.safe_dump(_paper_config(tmp_path)))
+    proc, jobs = _dry_run(root, "--configfile", str(paper))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "demo_data" not in jobs
+    assert {k: jobs.get(k) for k in PAPER_JOBS} == PAPER_JOBS
+
+    celebdf = paper_trees(tmp_path / "mine")["celebdf"]
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        yaml.safe_dump(
+            {
+                "model": TINY["model"],
+                "datasets": {"celebdf": {"layout": "celebdf", "root": str(celebdf)}},
+                "experiments": {"celebdf": {"dataset": "celebdf", "test": ["celebdf"]}},
+            }
+        )
+    )
+    proc, jobs = _dry_run(root, "--configfile", str(mine))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert jobs["manifest"] == jobs["train"] == jobs["evaluate"] == 1, jobs
+    assert not {"demo_data", "evaluate_perturbed", "preprocess_length"} & set(jobs)
+
+    proc, jobs = _dry_run(root)  # the default config: the embedded demo
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert jobs["demo_data"] == 3 and jobs["manifest"] == 3
+
+    for args in (("--configfile", str(mine)), ()):  # --config applies over either
+        proc, _ = _dry_run(root, *args, "--config", "seed=not-a-number")
+        assert proc.returncode != 0 and "seed" in proc.stdout + proc.stderr
 
 
 def test_paper_config_without_data_names_the_root_key(tmp_path):
@@ -373,6 +453,22 @@ def test_paper_config_without_data_names_the_root_key(tmp_path):
     proc = snakemake(tmp_path, config, "-n")
     assert proc.returncode != 0
     assert "datasets.celebdf.root" in proc.stderr + proc.stdout
+
+
+def test_an_empty_split_fails_before_any_job_naming_experiment_split_and_dataset(tmp_path):
+    config = _paper_config(tmp_path)
+    ffpp = Path(config["datasets"]["ffpp_c40"]["root"])
+    for video in (ffpp / "manipulated_sequences" / "NeuralTextures" / "c40" / "videos").glob(
+        "*720*.mp4"
+    ):
+        video.unlink()  # the val pair of NeuralTextures c40: the interrupted download
+    proc = snakemake(tmp_path, config, "-n")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "experiment 'ffpp_c40_NT': the val split of data set 'ffpp_c40'" in out
+    assert "restricted to NeuralTextures: has no fake videos" in out
+    assert "| NeuralTextures | c40 | 2 / 720 | 0 / 140 | 2 / 140 |" in out  # coverage
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize(

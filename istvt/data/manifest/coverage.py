@@ -121,7 +121,9 @@ def coverage_markdown(
 def empty_split_message(
     manifest: pd.DataFrame, split: str, methods: Iterable[str] | None
 ) -> str | None:
-    """Why ``split`` (restricted to ``methods``) has nothing to train or test on, or None."""
+    """Why ``split`` (restricted to ``methods``) cannot be trained, selected or tested on
+    (no videos, or only one class: accuracy alone says nothing, AUC is undefined), or
+    None when it can."""
     rows = manifest[manifest.split == split]
     if methods:
         methods = list(methods)
@@ -132,4 +134,7 @@ def empty_split_message(
         rows = rows[(rows.label == 0) | rows.method.isin(methods)]
     if rows.empty:
         return "has no videos"
+    for label, kind in ((0, "real"), (1, "fake")):
+        if not (rows.label == label).any():
+            return f"has no {kind} videos ({len(rows)} {'fake' if label == 0 else 'real'} only)"
     return None

@@ -36,11 +36,11 @@ from istvt.data.manifest.ffpp import official_splits_dir, read_splits
 METHOD = "DeeperForensics"
 
 
-def _target(stem: str, where: Path) -> str:
+def _target(stem: str) -> str | None:
+    """The FF++ target id of a fake's name, or None when the name is not of the form
+    ``<3-digit FF++ id>_<actor>``."""
     target = stem.split("_")[0]
-    if not (len(target) == 3 and target.isdigit()):
-        raise ManifestError(f"{where}: expected <FF++ target id>_<actor id>.mp4, got {stem}")
-    return target
+    return target if len(target) == 3 and target.isdigit() and "_" in stem else None
 
 
 def _official_lists(root: Path) -> dict[str, str]:
@@ -87,13 +87,19 @@ def read_deeperforensics(
     else:
         listed = _official_lists(root)
         fake_split = listed  # keyed by fake name
-        target_split = {_target(name, root / "lists"): s for name, s in listed.items()}
+        bad = sorted(name for name in listed if _target(name) is None)
+        if bad:
+            raise ManifestError(
+                f"{root / 'lists' / 'splits'}: expected <FF++ target id>_<actor id> names, "
+                f"got {', '.join(bad[:3])}"
+            )
+        target_split = {_target(name): s for name, s in listed.items()}
         expected_fakes = {s: sum(v == s for v in listed.values()) for s in SPLITS}
 
     rows, unlisted = [], 0
     for path in list_videos(fakes_dir):
-        target = _target(path.stem, path)
-        split = fake_split.get(target if splits == "ffpp" else path.stem)
+        target = _target(path.stem)
+        split = fake_split.get(target if splits == "ffpp" else path.stem) if target else None
         if split is None:
             unlisted += 1
             continue
