@@ -205,11 +205,12 @@ def compress_video(src: str | Path, dst: str | Path, crf: float) -> Path:
     whole video in memory), every frame kept; written to a temporary name, then renamed."""
     import av
 
+    from istvt.data.video import open_video
     from istvt.fsutil import atomic_path
 
     check("compression", crf)
     dst = Path(dst)
-    with av.open(str(src)) as source, atomic_path(dst) as tmp:
+    with open_video(src) as source, atomic_path(dst) as tmp:
         video = source.streams.video[0]
         with av.open(str(tmp), mode="w", format="mp4") as out:
             stream = out.add_stream("libx264", rate=video.average_rate or 25)

@@ -1,5 +1,7 @@
 """Video reading, face alignment, shards and the per-video status table."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -7,9 +9,9 @@ import pytest
 
 from istvt.data.faces import FaceOptions, crop_mask, crop_square
 from istvt.data.manifest import build_manifest
-from istvt.data.preprocess import PreprocessOptions, preprocess_shard
+from istvt.data.preprocess import PreprocessOptions, preprocess_shard, process_video
 from istvt.data.shards import ShardReader, write_shard
-from istvt.data.video import VideoError, clip_starts, iter_clips, probe
+from istvt.data.video import DecodeReport, VideoError, clip_starts, iter_clips, probe
 
 from . import videos
 from .conftest import shared_path
@@ -284,3 +286,102 @@ def test_cli_preprocess(bad_inputs, tmp_path, capsys):
     )
     assert code == 0
     assert "2 videos: no_face 1, ok 1" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- damaged files
+
+
+def _packets(path):
+    """(byte offset, size, frame number in presentation order) of every video packet,
+    in file order."""
+    import av
+
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size, p.pts) for p in container.demux(video=0) if p.size]
+    order = sorted(pts for _, _, pts in packets)
+    return [(pos, size, order.index(pts)) for pos, size, pts in packets]
+
+
+def damage_packet(src, dst, k):
+    """A copy of ``src`` whose k-th video packet (0-based) is zeroed."""
+    data = bytearray(Path(src).read_bytes())
+    pos, size, _ = _packets(src)[k]
+    data[pos : pos + size] = bytes(size)
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def damage_encoder_tag(src, dst):
+    """A copy of ``src`` with a non-UTF-8 byte in its 'Lavf...' encoder tag."""
+    data = bytearray(Path(src).read_bytes())
+    at = data.find(b"Lavf")
+    assert at >= 0, "the test video has no encoder tag to damage"
+    data[at + 4] = 0xD7
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory):
+    d = tmp_path_factory.mktemp("damaged")
+    good = videos.save(d / "good.mp4", videos.face_frames(40, 160))
+    return d, good
+
+
+DAMAGE_OPTIONS = PreprocessOptions(
+    sequence_length=4, clips_per_video=2, max_side=360, faces=FaceOptions(image_size=64)
+)
+
+
+def test_non_utf8_metadata_is_read_leniently(damaged):
+    import av
+
+    d, good = damaged
+    bad = damage_encoder_tag(good, d / "tag.mp4")
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(bad)).close()  # what a strict reader meets
+    status, clips = process_video(str(bad), DAMAGE_OPTIONS)
+    assert status["status"] == "ok" and len(clips) == 2, status
+    assert status["frames"] == 40
+
+
+def test_a_corrupt_packet_is_skipped_and_counted(damaged):
+    d, good = damaged
+    bad = damage_packet(good, d / "packet5.mp4", 4)
+    report = DecodeReport()
+    seen = [s for s, _ in iter_clips(bad, [0, 30], 4, report=report)]
+    assert seen == [30]  # the clip over the damaged frame is not yielded; decoding went on
+    assert report.frames_lost == 1
+    assert report.first_error_frame == _packets(good)[4][2]  # its place in presentation order
+    status, clips = process_video(str(bad), DAMAGE_OPTIONS)
+    assert status["status"] == "ok" and len(clips) == 2, status  # a later window replaced it
+    assert status["frames_lost"] == 1
+    assert f"stream corrupt at frame {_packets(good)[4][2]} " in status["detail"]
+
+
+def test_corruption_before_the_first_clip_says_so(damaged):
+    d, _ = damaged
+    short = videos.save(d / "short.mp4", videos.face_frames(6, 160))
+    bad = damage_packet(short, d / "short_bad.mp4", 2)
+    status, clips = process_video(str(bad), DAMAGE_OPTIONS)
+    assert status["status"] == "corrupt" and not clips, status
+    assert f"stream corrupt at frame {_packets(short)[2][2]} " in status["detail"]
+
+
+def test_damaged_real_videos_decode_as_far_as_they_can(tmp_path):
+    """Genuine FF++ / DFDC files damaged here: a flipped encoder-tag byte, and a zeroed
+    5th packet. Both decode; the lost frame is counted."""
+    samples = shared_path("data", "samples")
+    for src in (
+        samples / "FaceForensics++/original_sequences/youtube/c23/videos/004.mp4",
+        samples / "DFDC" / "dfdc_train_part_3" / "knqhpwoigk.mp4",
+    ):
+        info = probe(src)
+        bad = damage_encoder_tag(src, tmp_path / f"tag_{src.name}")
+        assert probe(bad).frames == info.frames
+        bad = damage_packet(src, tmp_path / f"pkt_{src.name}", 4)
+        report = DecodeReport()
+        got = list(iter_clips(bad, [0, 60], 6, report=report))
+        assert [s for s, _ in got] == [60], src.name
+        assert report.frames_lost == 1
+        assert report.first_error_frame == _packets(src)[4][2]

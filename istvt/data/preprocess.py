@@ -2,8 +2,10 @@
 
 Every video of the manifest gets exactly one status row, whatever happens to it:
 ``ok`` (at least one clip written) or the reason it yielded none (``missing``,
-``empty_file``, ``unreadable``, ``no_video_stream``, ``truncated``, ``too_short``,
-``too_large``, ``no_face``, ``clips_dropped``). processed + failed = input count.
+``empty_file``, ``unreadable``, ``no_video_stream``, ``corrupt`` (damaged before the
+first clip), ``too_short``, ``too_large``, ``no_face``, ``clips_dropped``).
+processed + failed = input count. Corrupt packets later in a video are skipped, and
+``frames_lost`` and ``detail`` say how many and where.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from istvt.data.faces import FaceOptions, FaceTracker, align_clip
 from istvt.data.shards import write_shard
-from istvt.data.video import VideoError, clip_starts, iter_clips, probe
+from istvt.data.video import DecodeReport, VideoError, clip_starts, iter_clips, probe
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ STATUS_COLUMNS = [
     "frames_without_face",
     "frames_filled",
     "max_faces",
+    "frames_lost",
     "width",
     "height",
     "frames",
@@ -87,6 +90,7 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
         "frames_without_face": 0,
         "frames_filled": 0,
         "max_faces": 0,
+        "frames_lost": 0,
         "width": 0,
         "height": 0,
         "frames": 0,
@@ -127,7 +131,10 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
         tracker = FaceTracker(options.faces)
         done: set[int] = set()
         reached: set[int] = set()  # planned clips the stream got to
-        for start, frames in iter_clips(path, sorted(owner), t, skip=lambda s: owner[s] in done):
+        decoding = DecodeReport()
+        for start, frames in iter_clips(
+            path, sorted(owner), t, skip=lambda s: owner[s] in done, report=decoding
+        ):
             k = owner[start]
             reached.add(k)
             if k in done:
@@ -139,8 +146,21 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
                 clips.append((start, clip))
                 done.add(k)
         status["max_faces"] = tracker.faces_seen_max
+        status["frames_lost"] = decoding.frames_lost
+        if not reached and decoding.first_error_frame is not None:
+            raise VideoError(
+                path,
+                "corrupt",
+                f"{decoding.summary()}; {decoding.frames_decoded} frame(s) decoded, "
+                f"no whole clip of {t} frames",
+            )
         if not reached:
-            raise VideoError(path, "too_short", "the stream ended before the first clip")
+            raise VideoError(
+                path,
+                "too_short",
+                f"the stream ended after {decoding.frames_decoded} frame(s), before the "
+                f"first clip (header: {info.frames})",
+            )
         if not clips:
             reason = "no_face" if tracker.faces_seen_max == 0 else "clips_dropped"
             raise VideoError(
@@ -149,8 +169,10 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
                 f"{len(reached)} clip(s) decoded, none with a face in "
                 f"every frame (fill_window {options.faces.fill_window})",
             )
+        notes = [decoding.summary()] if decoding.first_error_frame is not None else []
         if len(reached) < len(starts):
-            status["detail"] = f"stream ended after {len(reached)} of {len(starts)} clips"
+            notes.append(f"stream ended after {len(reached)} of {len(starts)} clips")
+        status["detail"] = "; ".join(notes)
     except VideoError as exc:
         status.update(status=exc.reason, detail=exc.detail)
         clips = []
@@ -237,6 +259,7 @@ def preprocess_shard(
             "frames_without_face": 0,
             "frames_filled": 0,
             "max_faces": 0,
+            "frames_lost": 0,
             "detail": "",
         }
     )
