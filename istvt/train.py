@@ -26,7 +26,7 @@ from torch.utils.data.distributed import DistributedSampler
 from istvt import distributed
 from istvt.checkpoint import save_checkpoint
 from istvt.config import ModelConfig, dataclass_from_dict
-from istvt.data.dataset import ClipDataset
+from istvt.data.dataset import ClipDataset, normalize_clips
 from istvt.fsutil import atomic_path
 from istvt.metrics import point_metrics, video_scores
 from istvt.model import ISTVT
@@ -325,7 +325,10 @@ def train(
             lr = lr_at(cfg, epoch * steps + b, steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True)
+            if x.dtype == torch.uint8:  # a ClipDataset with normalize=False: on the device
+                x = normalize_clips(x)
+            y = y.to(device, non_blocking=True)
             with torch.autocast(
                 device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
             ):
@@ -469,6 +472,7 @@ def train_experiment(
     train_set, rows = split_dataset(
         manifest, faces_dir, "train", methods, hflip=cfg.hflip, augment=augment, seed=cfg.seed
     )
+    train_set.normalize = False  # uint8 through the loader, normalised on the device
     val_set, val_rows = split_dataset(manifest, faces_dir, "val", methods)
     log.info(
         "training on %d clips of %d videos, validating on %d clips of %d videos (%d process(es))",

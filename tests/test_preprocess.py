@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from istvt.data.faces import FaceOptions, crop_mask, crop_square
 from istvt.data.manifest import build_manifest
@@ -385,3 +386,80 @@ def test_damaged_real_videos_decode_as_far_as_they_can(tmp_path):
         assert [s for s, _ in got] == [60], src.name
         assert report.frames_lost == 1
         assert report.first_error_frame == _packets(src)[4][2]
+
+
+# ---------------------------------------------------------------- all clips, image stores
+
+
+def test_all_clips_are_every_non_overlapping_window():
+    assert clip_starts(270, 6, "all") == list(range(0, 265, 6))  # the paper's 45 clips
+    assert len(clip_starts(751, 6, "all", max_frames=270)) == 45
+    assert clip_starts(300, 6, "all")[-1] == 294  # elsewhere: all face frames
+    assert clip_starts(17, 6, "all") == [0, 6]
+    assert clip_starts(5, 6, "all") == []
+    assert PreprocessOptions(clips_per_video="all").clips_per_video == "all"
+    for bad in ("every", 0, 2.5):
+        with pytest.raises(ValueError, match="clips_per_video"):
+            PreprocessOptions(clips_per_video=bad)
+    with pytest.raises(ValueError, match="store must be one of raw, webp, png"):
+        PreprocessOptions(store="jpeg")
+
+
+def test_all_clips_of_a_video(tmp_path):
+    path = videos.save(tmp_path / "v.mp4", videos.face_frames(26, 160))
+    options = PreprocessOptions(
+        sequence_length=4, clips_per_video="all", faces=FaceOptions(image_size=64)
+    )
+    status, clips = process_video(str(path), options)
+    assert status["status"] == "ok" and status["clips_asked"] == 6
+    assert [s for s, _ in clips] == [0, 4, 8, 12, 16, 20]
+
+
+@pytest.mark.parametrize("store", ["webp", "png"])
+def test_image_stores_are_lossless_and_smaller(tmp_path, store):
+    from istvt.data.dataset import ClipDataset
+
+    paths = {
+        f"v{k}": videos.save(tmp_path / f"v{k}.mp4", videos.face_frames(16, 192, person=k))
+        for k in range(2)
+    }
+    manifest = manifest_of(paths)
+    base = dict(sequence_length=4, clips_per_video="all", faces=FaceOptions(image_size=96))
+    raw = tmp_path / "raw.npz"
+    packed = tmp_path / f"{store}.npz"
+    preprocess_shard(manifest, PreprocessOptions(**base), raw, tmp_path / "raw.csv")
+    table = preprocess_shard(
+        manifest, PreprocessOptions(**base, store=store), packed, tmp_path / "p.csv"
+    )
+    assert (table.clips_written == 4).all()
+    a, b = ShardReader(raw), ShardReader(packed)
+    assert b.store == store and b.clips.shape == a.clips.shape == (8, 4, 96, 96, 3)
+    for k in range(len(a)):
+        np.testing.assert_array_equal(b.clip(k), a.clip(k))  # lossless
+    np.testing.assert_array_equal(b.clips[3, 1], a.clips[3, 1])
+    np.testing.assert_array_equal(b.landmarks, a.landmarks)
+    assert packed.stat().st_size < raw.stat().st_size / 1.5, (packed.stat(), raw.stat())
+    x, y, k = ClipDataset([packed], hflip=True, seed=1)[5]
+    x0, y0, k0 = ClipDataset([raw], hflip=True, seed=1)[5]
+    assert torch.equal(x, x0) and y == y0 and k == k0
+
+
+def test_uint8_loader_output_normalises_to_the_same_numbers(tmp_path):
+    from istvt.data.dataset import ClipDataset, normalize_clips
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "clips": rng.integers(0, 256, (3, 4, 16, 16, 3), np.uint8),
+        "landmarks": np.zeros((3, 4, 68, 2), np.float32),
+        "video_ids": np.array(["a", "b", "c"]),
+        "labels": np.array([0, 1, 1], np.int8),
+        "starts": np.zeros(3, np.int32),
+    }
+    path = write_shard(tmp_path / "s.npz", arrays)
+    floats = ClipDataset([path], hflip=True, seed=2)
+    raw = ClipDataset([path], hflip=True, seed=2, normalize=False)
+    for k in range(3):
+        x, y, _ = floats[k]
+        u, v, _ = raw[k]
+        assert u.dtype == torch.uint8 and u.shape == (4, 3, 16, 16)
+        assert torch.equal(normalize_clips(u), x) and y == v  # bit for bit

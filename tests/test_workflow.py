@@ -24,7 +24,8 @@ TINY = {
     "seed": 0,
     "demo": {"identities": 6, "frames": 8, "size": 192},
     # several shards per data set: face extraction fans out one job per shard
-    "preprocess": {"clips_per_video": 1, "shard_size": 7},
+    # lossless WebP shards (the paper config's store) through every stage
+    "preprocess": {"clips_per_video": 1, "shard_size": 7, "store": "webp"},
     "model": {
         "sequence_length": 4,
         "image_size": 64,

@@ -17,8 +17,18 @@ MEAN, STD = 0.5, 0.5
 
 def to_tensor(clip: np.ndarray) -> torch.Tensor:
     """(T, S, S, 3) uint8 RGB -> (T, 3, S, S) float32 normalised to [-1, 1]."""
-    x = torch.from_numpy(np.array(clip)).permute(0, 3, 1, 2).float()  # copy: shards are read-only
-    return (x / 255.0 - MEAN) / STD
+    return normalize_clips(to_uint8_tensor(clip))
+
+
+def to_uint8_tensor(clip: np.ndarray) -> torch.Tensor:
+    """(T, S, S, 3) uint8 RGB -> (T, 3, S, S) uint8 (a quarter of the float bytes)."""
+    return torch.from_numpy(np.array(clip)).permute(0, 3, 1, 2)  # copy: shards are read-only
+
+
+def normalize_clips(x: torch.Tensor) -> torch.Tensor:
+    """uint8 clips (any leading dimensions, channels before pixels) -> float32 in
+    [-1, 1]; the same numbers whether run in a loader worker or on the device."""
+    return (x.float() / 255.0 - MEAN) / STD
 
 
 class ClipDataset(Dataset):
@@ -34,6 +44,10 @@ class ClipDataset(Dataset):
     augmentation whatever the number of loader workers or training processes, and a new
     one every epoch. ``hflip`` mirrors a clip with probability 0.5, the same way for all
     of its frames; ``augment(clip, rng)`` maps the uint8 clip after ``transform``.
+
+    With ``normalize=False`` clips come out as uint8 (T, 3, S, S) and the consumer
+    applies :func:`normalize_clips` on the device: training does, so that loader
+    workers send a quarter of the bytes and spend no time on float conversion.
     """
 
     def __init__(
@@ -44,8 +58,10 @@ class ClipDataset(Dataset):
         transform: Callable[[np.ndarray, str], np.ndarray] | None = None,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         seed: int = 0,
+        normalize: bool = True,
     ) -> None:
         keep = set(video_ids) if video_ids is not None else None
+        self.normalize = normalize
         self.readers = [ShardReader(p) for p in shards]
         index = []
         for r, reader in enumerate(self.readers):
@@ -92,4 +108,5 @@ class ClipDataset(Dataset):
                 clip = self.augment(np.array(clip), rng)
             if self.hflip and rng.random() < 0.5:
                 clip = clip[:, :, ::-1]
-        return to_tensor(clip), torch.tensor(float(self.labels[k])), k
+        x = to_tensor(clip) if self.normalize else to_uint8_tensor(clip)
+        return x, torch.tensor(float(self.labels[k])), k

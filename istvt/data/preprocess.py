@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from istvt.data.faces import FaceOptions, FaceTracker, align_clip
-from istvt.data.shards import write_shard
-from istvt.data.video import DecodeReport, VideoError, clip_starts, iter_clips, probe
+from istvt.data.shards import STORES, encode_clip, write_shard
+from istvt.data.video import ALL_CLIPS, DecodeReport, VideoError, clip_starts, iter_clips, probe
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,30 @@ class PreprocessOptions:
     """Sampling and alignment settings (the config's ``preprocess`` section)."""
 
     sequence_length: int = 6
-    clips_per_video: int = 4
+    #: clips per video spread evenly, or "all": every non-overlapping window of the
+    #: usable frames (the paper: 45 clips from FF++'s first 270 frames)
+    clips_per_video: int | str = 4
     max_frames: int | None = None  # FF++ protocol: 270 (first frames only)
     max_side: int = 4096  # longer side above which a video is refused (memory bound)
     retries: int = 3  # later windows (T frames apart) tried when a clip lacks faces
     shard_size: int = 64  # videos per shard file
+    #: how shards hold the aligned frames: "raw" (uncompressed, memory-mapped) or
+    #: "webp" / "png" (lossless, per frame, decoded by the loader workers)
+    store: str = "raw"
     faces: FaceOptions = field(default_factory=FaceOptions)
 
     def __post_init__(self) -> None:
-        if self.sequence_length < 1 or self.clips_per_video < 1:
-            raise ValueError("sequence_length and clips_per_video must be >= 1")
+        if self.clips_per_video != ALL_CLIPS and not (
+            isinstance(self.clips_per_video, int) and self.clips_per_video >= 1
+        ):
+            raise ValueError(
+                f"clips_per_video must be an integer >= 1 or {ALL_CLIPS!r}, "
+                f"got {self.clips_per_video!r}"
+            )
+        if self.sequence_length < 1:
+            raise ValueError("sequence_length must be >= 1")
+        if self.store not in STORES:
+            raise ValueError(f"store must be one of {', '.join(STORES)}, got {self.store!r}")
         if self.max_frames is not None and self.max_frames < self.sequence_length:
             raise ValueError(f"max_frames {self.max_frames} < sequence_length")
 
@@ -208,7 +222,10 @@ def preprocess_shard(
             status = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"[:300]}
             clips = []
         for start, clip in clips:
-            arrays["clips"].append(clip.frames)
+            # encoded at once: a shard of 45-clip videos would not fit in memory raw
+            arrays["clips"].append(
+                clip.frames if options.store == "raw" else encode_clip(clip.frames, options.store)
+            )
             arrays["landmarks"].append(clip.landmarks)
             arrays["video_ids"].append(video.video_id)
             arrays["labels"].append(video.label)
@@ -234,12 +251,18 @@ def preprocess_shard(
             elapsed / n,
             elapsed / n * (total - n),
         )
+    if options.store == "raw":
+        frames = {
+            "clips": np.stack(arrays["clips"])
+            if arrays["clips"]
+            else np.zeros((0, s, size, size, 3), np.uint8)
+        }
+    else:
+        frames = {"encoded": (arrays["clips"], (s, size, size, 3), options.store)}
     write_shard(
         shard_path,
         {
-            "clips": np.stack(arrays["clips"])
-            if arrays["clips"]
-            else np.zeros((0, s, size, size, 3), np.uint8),
+            **frames,
             "landmarks": np.stack(arrays["landmarks"])
             if arrays["landmarks"]
             else np.zeros((0, s, 68, 2), np.float32),

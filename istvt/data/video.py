@@ -69,16 +69,27 @@ def probe(path: str | Path) -> VideoInfo:
     return VideoInfo(str(path), frames, fps, width, height)
 
 
+#: ``clips_per_video`` value for every non-overlapping window of the usable frames.
+ALL_CLIPS = "all"
+
+
 def clip_starts(
-    num_frames: int, sequence_length: int, clips_per_video: int, max_frames: int | None = None
+    num_frames: int,
+    sequence_length: int,
+    clips_per_video: int | str,
+    max_frames: int | None = None,
 ) -> list[int]:
     """First frame of each clip: ``clips_per_video`` windows of ``sequence_length``
-    consecutive frames spread evenly over the first ``max_frames`` frames.
+    consecutive frames spread evenly over the first ``max_frames`` frames, or with
+    ``"all"`` every non-overlapping window (0, T, 2T, ...: 45 clips of 6 frames from
+    FF++'s first 270, as in the paper).
 
     Returns fewer starts when the video is too short for distinct clips, and an empty
     list when it has fewer than ``sequence_length`` frames.
     """
     usable = min(num_frames, max_frames) if max_frames else num_frames
+    if clips_per_video == ALL_CLIPS:
+        return list(range(0, usable - sequence_length + 1, sequence_length))
     if usable < sequence_length or clips_per_video < 1:
         return []
     last = usable - sequence_length
