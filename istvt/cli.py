@@ -89,12 +89,18 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from istvt.data.manifest import build_manifest, write_manifest
+    from istvt.data.manifest import (
+        build_manifest,
+        coverage_markdown,
+        coverage_table,
+        write_manifest,
+    )
 
     df = build_manifest(args.layout, args.root, **_parse_options(args.option))
     write_manifest(df, args.out)
     counts = df.groupby(["split", "label"]).size().to_dict()
     print(f"wrote {args.out}: {len(df)} videos; (split, label) counts {counts}")
+    print(coverage_markdown(coverage_table(df), args.layout, df))  # what is on disk
     return 0
 
 

@@ -394,3 +394,28 @@ def test_kaggle_dfdc_sample_carves_validation_by_original(tmp_path):
     assert (with_test.groupby("identities").split.nunique() == 1).all()
     # the folder itself works as the root too
     assert len(build_manifest("dfdc_sample", root / "train_sample_videos")) == 80
+
+
+def test_manifest_command_prints_the_coverage(tmp_path, capsys):
+    from istvt.cli import main
+
+    from .data_trees import ffpp_tree
+
+    root = ffpp_tree(tmp_path / "ffpp", compressions=["c40"], methods=["FaceSwap"])
+    out = tmp_path / "m.csv"
+    code = main(
+        [
+            "manifest",
+            "ffpp",
+            str(root),
+            str(out),
+            "--option",
+            "compressions=[c40]",
+            "--option",
+            "methods=[FaceSwap]",
+        ]
+    )
+    assert code == 0 and len(read_manifest(out)) == 12
+    text = capsys.readouterr().out
+    assert "12 of 2000 expected videos present" in text
+    assert "| FaceSwap | c40 | 2 / 720 | 2 / 140 | 2 / 140 |" in text

@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from .conftest import shared_path
-from .test_workflow import _checkout, planned_jobs
+from .test_workflow import TINY, _checkout, planned_jobs
 
 
 def _arrange(samples, data):
@@ -38,14 +38,7 @@ def test_workflow_on_real_videos_from_a_checkout_root(tmp_path):
     ffpp, dfdc = _arrange(samples, tmp_path / "data")
     config = {
         "seed": 0,
-        "model": {
-            "sequence_length": 4,
-            "image_size": 64,
-            "embed_dim": 32,
-            "num_layers": 1,
-            "num_heads": 2,
-            "dim_head": 16,
-        },
+        "model": TINY["model"],  # T=4, 64 px, one block
         "preprocess": {"clips_per_video": 2, "max_frames": 270, "shard_size": 8},
         "datasets": {
             "ffpp": {
