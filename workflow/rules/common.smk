@@ -72,10 +72,12 @@ for _name, _ds in DATASETS.items():
 
 # Real data sets are read now (file listings and metadata only, seconds even for DFDC),
 # so that an unreadable layout or an empty split stops the run before any job starts.
-# Demo data sets do not exist yet; rule manifest checks them.
+# Only where the run is planned: a job that Snakemake spawns (on a cluster node) parses
+# this file again and must not list the data sets once per job. Demo data sets do not
+# exist yet; rule manifest checks them.
 MANIFESTS = {}
 for _name, _ds in DATASETS.items():
-    if not _ds.get("demo"):
+    if not _ds.get("demo") and getattr(workflow, "is_main_process", True):
         try:
             MANIFESTS[_name] = build_manifest(_ds["layout"], _ds["root"], **_ds.get("options", {}))
         except ManifestError as exc:
