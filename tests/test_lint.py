@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from .conftest import REPO
 
@@ -25,16 +26,21 @@ def test_snakemake_lint_clean():
 
 
 @pytest.mark.parametrize(
-    "yaml_text, message",
+    "section, change, message",
     [
-        ("model:\n  num_layers: 0\n", "model.num_layers must be a positive integer"),
-        ("demo:\n  identities: 3\n", "demo.identities must be at least 6"),
-        ("preprocess:\n  clip_per_video: 3\n", "preprocess: unknown key(s) clip_per_video"),
+        ("model", {"num_layers": 0}, "model.num_layers must be a positive integer"),
+        ("demo", {"identities": 3}, "demo.identities must be at least 6"),
+        ("preprocess", {"clip_per_video": 3}, "preprocess: unknown key(s) clip_per_video"),
+        ("preprocess", {"clips_per_video": "most"}, "clips_per_video must be an integer"),
+        ("preprocess", {"store": "jpeg"}, "store must be one of raw, webp, png"),
     ],
 )
-def test_invalid_config_fails_before_any_job(tmp_path, yaml_text, message):
+def test_invalid_config_fails_before_any_job(tmp_path, section, change, message):
+    # a user's config file replaces the default one: the default with one bad value
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config[section] = {**config[section], **change}
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml_text)
+    bad.write_text(yaml.safe_dump(config))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
         cwd=REPO,
