@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import pandas as pd
 import pytest
 
 from istvt.data.manifest import COLUMNS, ManifestError, build_manifest, read_manifest
@@ -419,3 +420,13 @@ def test_manifest_command_prints_the_coverage(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "12 of 2000 expected videos present" in text
     assert "| FaceSwap | c40 | 2 / 720 | 2 / 140 | 2 / 140 |" in text
+
+
+def test_celebdf_layout_with_its_own_list_expects_no_release_sizes(celebdf):
+    from istvt.data.manifest import coverage_markdown, coverage_table
+
+    df = build_manifest("celebdf", celebdf, val_fraction=0.3, seed=1)
+    table = coverage_table(df).set_index(["split", "method"])
+    assert table.loc[("test", "original"), "expected"] == 2  # from its own list
+    assert pd.isna(table.loc[("train+val", "original"), "expected"])  # not the release's
+    assert "3 of 3 expected videos present" in coverage_markdown(coverage_table(df), "c", df)
