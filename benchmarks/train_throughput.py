@@ -45,7 +45,7 @@ from bench_utils import cpu_line, emit  # benchmarks/bench_utils.py
 from torch.utils.data import DataLoader
 
 from istvt.config import ModelConfig
-from istvt.data.dataset import ClipDataset, normalize_clips
+from istvt.data.dataset import ClipDataset, model_input
 from istvt.data.shards import encode_clip, write_shard
 from istvt.model import ISTVT
 from istvt.train import TrainConfig, dropout_augmentation, resolve_precision
@@ -124,18 +124,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def to_model_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """As training does: copy to the device, normalise uint8 clips there."""
-    x = x.to(device, non_blocking=True)
-    return normalize_clips(x) if x.dtype == torch.uint8 else x
-
-
 def loader_rate(dataset, batch, workers, device, prefetch, batches) -> tuple[float, float]:
     """(clips/s after the first batch, seconds to the first batch)."""
     start = time.perf_counter()
     it = iter(loader_for(dataset, batch, workers, device, prefetch))
     x, _, _ = next(it)
-    to_model_input(x, device)
+    model_input(x, device)
     sync(device)
     first = time.perf_counter() - start
     start = time.perf_counter()
@@ -145,7 +139,7 @@ def loader_rate(dataset, batch, workers, device, prefetch, batches) -> tuple[flo
             x, _, _ = next(it)
         except StopIteration:
             break
-        to_model_input(x, device)
+        model_input(x, device)
         n += len(x)
     sync(device)
     return n / (time.perf_counter() - start), first
@@ -199,7 +193,7 @@ def loop_rate(step, dataset, batch, workers, device, prefetch, steps) -> float:
             x, y, _ = next(it)
         except StopIteration:
             break
-        step(to_model_input(x, device), y.to(device, non_blocking=True))
+        step(model_input(x, device), y.to(device, non_blocking=True))
         done += len(x) if k >= 2 else 0
     sync(device)
     return done / (time.perf_counter() - start)

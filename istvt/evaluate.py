@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from istvt.checkpoint import load_checkpoint
-from istvt.data.dataset import ClipDataset
+from istvt.data.dataset import ClipDataset, split_dataset
 from istvt.fsutil import atomic_path
 from istvt.metrics import bootstrap_ci, point_metrics
 from istvt.provenance import provenance as make_provenance
+from istvt.train import predict
 
 log = logging.getLogger(__name__)
 
@@ -33,55 +34,6 @@ PREDICTION_COLUMNS = [
     "score",
     "clip_scores",
 ]
-
-
-def select_videos(
-    manifest: pd.DataFrame, split: str, methods: Iterable[str] | None = None
-) -> pd.DataFrame:
-    """Rows of ``split``; with ``methods``, the real videos and the fakes of those methods."""
-    rows = manifest[manifest.split == split]
-    if methods:
-        methods = list(methods)
-        unknown = sorted(set(methods) - set(manifest.method))
-        if unknown:
-            raise ValueError(
-                f"methods {unknown} are not in the manifest (it has "
-                f"{sorted(set(manifest.method) - {'original'})})"
-            )
-        rows = rows[(rows.label == 0) | rows.method.isin(methods)]
-    return rows.reset_index(drop=True)
-
-
-def shard_paths(faces_dir: str | Path) -> list[Path]:
-    """The shards of a preprocessed data set, in order."""
-    faces_dir = Path(faces_dir)
-    paths = sorted(faces_dir.glob("shard-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
-    if not paths:
-        raise FileNotFoundError(f"{faces_dir}: no shard-*.npz files; run preprocessing first")
-    return paths
-
-
-def split_dataset(
-    manifest: pd.DataFrame,
-    faces_dir: str | Path,
-    split: str,
-    methods: Iterable[str] | None = None,
-    hflip: bool = False,
-    transform=None,
-    augment=None,
-    seed: int = 0,
-) -> tuple[ClipDataset, pd.DataFrame]:
-    """Clips of one split (restricted to ``methods``) and the split's manifest rows."""
-    rows = select_videos(manifest, split, methods)
-    dataset = ClipDataset(
-        shard_paths(faces_dir),
-        rows.video_id,
-        hflip=hflip,
-        transform=transform,
-        augment=augment,
-        seed=seed,
-    )
-    return dataset, rows
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
@@ -164,8 +116,6 @@ def evaluate(
     (:mod:`istvt.perturb`) to every test clip, seeded by ``seed`` and the clip.
     """
     import torch
-
-    from istvt.train import predict
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_checkpoint(checkpoint, map_location=device).to(device).eval()

@@ -26,7 +26,7 @@ from torch.utils.data.distributed import DistributedSampler
 from istvt import distributed
 from istvt.checkpoint import save_checkpoint
 from istvt.config import ModelConfig, dataclass_from_dict
-from istvt.data.dataset import ClipDataset, normalize_clips
+from istvt.data.dataset import ClipDataset, model_input, split_dataset
 from istvt.fsutil import atomic_path
 from istvt.metrics import point_metrics, video_scores
 from istvt.model import ISTVT
@@ -325,9 +325,7 @@ def train(
             lr = lr_at(cfg, epoch * steps + b, steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x = x.to(device, non_blocking=True)
-            if x.dtype == torch.uint8:  # a ClipDataset with normalize=False: on the device
-                x = normalize_clips(x)
+            x = model_input(x, device)  # uint8 from the training loader
             y = y.to(device, non_blocking=True)
             with torch.autocast(
                 device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
@@ -466,13 +464,18 @@ def train_experiment(
     ``methods`` restricts the fakes (e.g. one FF++ method, as in the paper's Table I);
     real videos are always kept. The test split is never read here.
     """
-    from istvt.evaluate import split_dataset
-
     augment = dropout_augmentation(cfg) if cfg.dropout_regions else None
+    # uint8 through the loader workers, normalised on the device (train's model_input)
     train_set, rows = split_dataset(
-        manifest, faces_dir, "train", methods, hflip=cfg.hflip, augment=augment, seed=cfg.seed
+        manifest,
+        faces_dir,
+        "train",
+        methods,
+        hflip=cfg.hflip,
+        augment=augment,
+        seed=cfg.seed,
+        normalize=False,
     )
-    train_set.normalize = False  # uint8 through the loader, normalised on the device
     val_set, val_rows = split_dataset(manifest, faces_dir, "val", methods)
     log.info(
         "training on %d clips of %d videos, validating on %d clips of %d videos (%d process(es))",

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from istvt.evaluate import metrics_of, predictions_table, select_videos
+from istvt.data.manifest.common import select_videos
+from istvt.evaluate import metrics_of, predictions_table
 from istvt.model.flops import paper_results
 from istvt.report.tables import table1, table2
 

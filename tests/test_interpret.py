@@ -222,10 +222,10 @@ def demo_faithfulness(tmp_path_factory):
     1), measured on its test split against the true masks. About 5 minutes on 2 cores."""
     import yaml
 
+    from istvt.data.dataset import split_dataset
     from istvt.data.demo import DemoOptions, generate_demo
     from istvt.data.manifest import build_manifest
     from istvt.data.preprocess import PreprocessOptions, preprocess_dataset
-    from istvt.evaluate import split_dataset
     from istvt.interpret.faithfulness import FaithfulnessConfig, measure
     from istvt.train import TrainConfig, train_experiment
 

@@ -49,3 +49,39 @@ def test_invalid_config_fails_before_any_job(tmp_path, section, change, message)
     )
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+
+
+def test_no_import_cycles_in_the_package():
+    """Every `istvt` import, function-level ones included, points one way."""
+    import ast
+
+    modules = {}
+    for path in (REPO / "istvt").rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("istvt"):
+                for alias in node.names:  # `from pkg import submodule` imports the submodule
+                    sub = f"{node.module}.{alias.name}"
+                    deps.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("istvt")}
+        graph[name] = deps & set(modules)
+
+    def cycle_from(start):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for dep in graph[node]:
+                if dep == start:
+                    return path + [dep]
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, path + [dep]))
+        return None
+
+    cycles = [c for c in map(cycle_from, graph) if c]
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from istvt.data.manifest.common import select_videos
 from istvt.data.shards import ShardReader
 
 #: Xception's input normalisation: [0, 255] -> [-1, 1].
@@ -23,6 +25,13 @@ def to_tensor(clip: np.ndarray) -> torch.Tensor:
 def to_uint8_tensor(clip: np.ndarray) -> torch.Tensor:
     """(T, S, S, 3) uint8 RGB -> (T, 3, S, S) uint8 (a quarter of the float bytes)."""
     return torch.from_numpy(np.array(clip)).permute(0, 3, 1, 2)  # copy: shards are read-only
+
+
+def model_input(x: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """A loader batch on ``device``, ready for the model: uint8 clips (a dataset with
+    ``normalize=False``) are normalised there, float ones pass as they are."""
+    x = x.to(device, non_blocking=True)
+    return normalize_clips(x) if x.dtype == torch.uint8 else x
 
 
 def normalize_clips(x: torch.Tensor) -> torch.Tensor:
@@ -110,3 +119,37 @@ class ClipDataset(Dataset):
                 clip = clip[:, :, ::-1]
         x = to_tensor(clip) if self.normalize else to_uint8_tensor(clip)
         return x, torch.tensor(float(self.labels[k])), k
+
+
+def shard_paths(faces_dir: str | Path) -> list[Path]:
+    """The shards of a preprocessed data set, in order."""
+    faces_dir = Path(faces_dir)
+    paths = sorted(faces_dir.glob("shard-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
+    if not paths:
+        raise FileNotFoundError(f"{faces_dir}: no shard-*.npz files; run preprocessing first")
+    return paths
+
+
+def split_dataset(
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    split: str,
+    methods: Iterable[str] | None = None,
+    hflip: bool = False,
+    transform=None,
+    augment=None,
+    seed: int = 0,
+    normalize: bool = True,
+) -> tuple[ClipDataset, pd.DataFrame]:
+    """Clips of one split (restricted to ``methods``) and the split's manifest rows."""
+    rows = select_videos(manifest, split, methods)
+    dataset = ClipDataset(
+        shard_paths(faces_dir),
+        rows.video_id,
+        hflip=hflip,
+        transform=transform,
+        augment=augment,
+        seed=seed,
+        normalize=normalize,
+    )
+    return dataset, rows

@@ -126,21 +126,21 @@ def write_shard(path: str | Path, arrays: dict) -> Path:
     (per-clip lists of encoded frames, clip shape (T, S, S, 3), store)."""
     path = Path(path)
     arrays = dict(arrays)
-    extra = {}
     if "encoded" in arrays:
-        extra = _encoded_members(arrays.pop("encoded"))
-        arrays["clips"] = extra["offsets"]  # stands in for the clip count below
-    missing = [m for m in MEMBERS if m not in arrays]
+        arrays.update(_encoded_members(arrays.pop("encoded")))
+    encoded = "clips" not in arrays and "offsets" in arrays
+    frames = ("offsets",) if encoded else ("clips",)  # the member with one row per clip
+    members = (*frames, *MEMBERS[1:], *(m for m in OPTIONAL_MEMBERS if m in arrays))
+    missing = [m for m in members if m not in arrays]
     if missing:
         raise ValueError(f"shard {path}: missing member(s) {', '.join(missing)}")
-    members = MEMBERS + tuple(m for m in OPTIONAL_MEMBERS if m in arrays)
     counts = {m: len(arrays[m]) for m in members}
     if len(set(counts.values())) != 1:
         raise ValueError(f"shard {path}: members disagree on clip count: {counts}")
-    if extra:
-        members = tuple(m for m in members if m != "clips")
+    if encoded:
+        members += tuple(m for m in ENCODED_MEMBERS if m != "offsets")
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, **{m: arrays[m] for m in members}, **extra)
+        np.savez(fh, **{m: arrays[m] for m in members})
         fh.flush()
         os.fsync(fh.fileno())
     return path

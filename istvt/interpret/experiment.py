@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from istvt.checkpoint import load_checkpoint
-from istvt.evaluate import split_dataset
+from istvt.data.dataset import split_dataset
 from istvt.fsutil import atomic_path
 from istvt.interpret.faithfulness import LABELS, FaithfulnessConfig, measure
 from istvt.interpret.relevance import explain, upsample

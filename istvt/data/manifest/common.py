@@ -116,6 +116,23 @@ def list_videos(folder: Path) -> list[Path]:
     )
 
 
+def select_videos(
+    manifest: pd.DataFrame, split: str, methods: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Rows of ``split``; with ``methods``, the real videos and the fakes of those methods."""
+    rows = manifest[manifest.split == split]
+    if methods:
+        methods = list(methods)
+        unknown = sorted(set(methods) - set(manifest.method))
+        if unknown:
+            raise ValueError(
+                f"methods {unknown} are not in the manifest (it has "
+                f"{sorted(set(manifest.method) - {'original'})})"
+            )
+        rows = rows[(rows.label == 0) | rows.method.isin(methods)]
+    return rows.reset_index(drop=True)
+
+
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from istvt.data.manifest.common import select_videos
+
 KEYS = ["split", "method", "compression"]
 UNLISTED = "(in no split)"
 
@@ -124,14 +126,10 @@ def empty_split_message(
     """Why ``split`` (restricted to ``methods``) cannot be trained, selected or tested on
     (no videos, or only one class: accuracy alone says nothing, AUC is undefined), or
     None when it can."""
-    rows = manifest[manifest.split == split]
-    if methods:
-        methods = list(methods)
-        unknown = sorted(set(methods) - set(manifest.method))
-        if unknown:
-            known = sorted(set(manifest.method))
-            return f"method(s) {unknown} have no videos in the data set (it has {known})"
-        rows = rows[(rows.label == 0) | rows.method.isin(methods)]
+    try:
+        rows = select_videos(manifest, split, methods)
+    except ValueError as exc:  # a method the data set does not have
+        return str(exc)
     if rows.empty:
         return "has no videos"
     for label, kind in ((0, "real"), (1, "fake")):

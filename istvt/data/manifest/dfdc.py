@@ -86,10 +86,11 @@ def read_dfdc(
     )
     expected: dict[tuple[str, str, str], int] = {}
     unlisted: dict[tuple[str, str], int] = {}
+    val_parts = set(val_parts)
     for number, part in parts:
-        part_rows = _metadata_rows(part, part.name, "dfdc", expected, unlisted)
+        part_rows = _metadata_rows(part, part.name, expected, unlisted)
         for r in part_rows:
-            r["split"] = "val" if number in set(val_parts) else "train"
+            r["split"] = "val" if number in val_parts else "train"
         rows += part_rows
     if not val_parts:
         carve_validation(rows, val_fraction, seed)
@@ -135,7 +136,6 @@ def read_dfdc(
 def _metadata_rows(
     folder: Path,
     prefix: str,
-    dataset: str,
     expected: dict[tuple[str, str, str], int],
     unlisted: dict[tuple[str, str], int],
 ) -> list[dict]:
@@ -162,7 +162,7 @@ def _metadata_rows(
                 "path": str(path.resolve()),
                 "label": label,
                 "split": "train",
-                "dataset": dataset,
+                "dataset": "dfdc",
                 "method": method,
                 "compression": "",
                 "identities": f"{prefix}/{Path(original).stem}",
@@ -196,7 +196,7 @@ def read_dfdc_sample(
         )
     expected: dict[tuple[str, str, str], int] = {}
     unlisted: dict[tuple[str, str], int] = {}
-    rows = _metadata_rows(folder, "train_sample_videos", "dfdc", expected, unlisted)
+    rows = _metadata_rows(folder, "train_sample_videos", expected, unlisted)
     if not rows:
         raise ManifestError(f"{folder}: none of the videos listed in metadata.json exist")
     pooled = ["train", "val"]
