@@ -147,9 +147,7 @@ def loader_rate(dataset, batch, workers, device, prefetch, batches) -> tuple[flo
 
 def make_step(cfg: ModelConfig, device: torch.device, precision: str, compile_model: bool):
     torch.manual_seed(0)
-    model = ISTVT(cfg).to(device).train()
-    if device.type == "cuda":
-        model.set_channels_last(True)
+    model = ISTVT(cfg).to(device).train()  # NHWC entry flow, as training uses
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     dtype = resolve_precision(precision, device)
     net = torch.compile(model) if compile_model else model

@@ -242,9 +242,7 @@ def train(
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     amp_dtype = resolve_precision(cfg.precision, device)
-    model = ISTVT(model_cfg).to(device)
-    if device.type == "cuda":
-        model.set_channels_last(True)
+    model = ISTVT(model_cfg).to(device)  # NHWC entry flow (ISTVT's default)
     if world.distributed and cfg.sync_batchnorm:
         # before the optimizer is made: the conversion replaces the BatchNorm parameters
         model = distributed.synchronise_batchnorm(model, device)
