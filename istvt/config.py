@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -151,6 +151,15 @@ def dataclass_from_dict(cls: type, data: dict[str, Any] | None, where: str) -> A
             f"{where}: unknown key(s) {', '.join(unknown)}; known keys are "
             f"{', '.join(sorted(known))}"
         )
+    hints = get_type_hints(cls)
+    for key, value in data.items():
+        # YAML reads 1e-4 (no dot) as a string: numbers in exponent form are common in
+        # training configs, so float fields take them; other strings name the key
+        if hints.get(key) is float and isinstance(value, str):
+            try:
+                data[key] = float(value)
+            except ValueError:
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}") from None
     try:
         return cls(**data)
     except ConfigError:

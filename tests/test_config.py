@@ -60,3 +60,16 @@ def test_feature_size_matches_the_entry_flow(size, side):
     with torch.device("meta"):
         out = XceptionEntryFlow()(torch.empty(1, 3, size, size))
     assert tuple(out.shape) == (1, 728, side, side)
+
+
+def test_exponent_numbers_that_yaml_reads_as_strings_are_taken_as_floats():
+    import yaml
+
+    from istvt.train import TrainConfig
+
+    section = yaml.safe_load("lr: 1e-4\nweight_decay: 5e-2\n")
+    assert section["lr"] == "1e-4"  # YAML 1.1: no dot, no float
+    cfg = TrainConfig.from_dict(section)
+    assert cfg.lr == 1e-4 and cfg.weight_decay == 0.05
+    with pytest.raises(ConfigError, match=r"train\.lr: expected a number, got 'fast'"):
+        TrainConfig.from_dict({"lr": "fast"})
