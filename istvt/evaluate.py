@@ -115,10 +115,100 @@ def evaluate(
     ``perturbation`` = (name, level) applies a clip-level robustness perturbation
     (:mod:`istvt.perturb`) to every test clip, seeded by ``seed`` and the clip.
     """
+    model, device = _load(checkpoint, device)
+    options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
+    options.update(seed=seed, device=device, provenance=provenance, extra=extra)
+    return _score(
+        model,
+        str(checkpoint),
+        manifest,
+        faces_dir,
+        out_predictions,
+        out_metrics,
+        perturbation,
+        **options,
+    )
+
+
+def evaluate_perturbations(
+    checkpoint: str | Path,
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    levels: list[tuple[str, float, str | Path, str | Path]],
+    methods: Iterable[str] | None = None,
+    split: str = "test",
+    batch_size: int = 16,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    device: str | None = None,
+    provenance: dict | None = None,
+    extra: dict | None = None,
+) -> list[dict]:
+    """:func:`evaluate` under each clip-level perturbation of ``levels`` = [(name, level,
+    out_predictions, out_metrics), ...], with the model loaded once: one process scores
+    a model's whole robustness grid (one per level cost a Python and torch start-up
+    each). ``extra`` gains ``perturbation: {name, level}`` per level."""
+    import time
+
+    model, device = _load(checkpoint, device)
+    options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
+    options.update(seed=seed, device=device, provenance=provenance)
+    out, t0 = [], time.perf_counter()
+    for k, (name, level, out_predictions, out_metrics) in enumerate(levels, 1):
+        tagged = {**(extra or {}), "perturbation": {"name": name, "level": float(level)}}
+        perturbation = (name, float(level))
+        metrics = _score(
+            model,
+            str(checkpoint),
+            manifest,
+            faces_dir,
+            out_predictions,
+            out_metrics,
+            perturbation,
+            extra=tagged,
+            **options,
+        )
+        out.append(metrics)
+        rate = (time.perf_counter() - t0) / k
+        log.info(
+            "%s %g: video AUC %.3f | %d/%d levels, %.1f s/level, ETA %.0f s",
+            name,
+            float(level),
+            metrics["video"]["auc"],
+            k,
+            len(levels),
+            rate,
+            rate * (len(levels) - k),
+        )
+    return out
+
+
+def _load(checkpoint: str | Path, device: str | None):
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_checkpoint(checkpoint, map_location=device).to(device).eval()
+    return load_checkpoint(checkpoint, map_location=device).to(device).eval(), device
+
+
+def _score(
+    model,
+    checkpoint: str,
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    out_predictions: str | Path,
+    out_metrics: str | Path,
+    perturbation: tuple[str, float] | None,
+    *,
+    methods,
+    split: str,
+    batch_size: int,
+    bootstrap: int,
+    seed: int,
+    device,
+    provenance: dict | None,
+    extra: dict | None,
+) -> dict:
+    """Score one (possibly perturbed) split with a loaded model and write both files."""
     transform = None
     if perturbation is not None:
         from istvt.perturb import check, perturb_clip
@@ -138,7 +228,7 @@ def evaluate(
     status = pd.read_csv(status_path) if status_path.is_file() else pd.DataFrame()
     table = predictions_table(rows, dataset, scores, status)
     metrics = metrics_of(table, bootstrap, seed)
-    metrics["checkpoint"] = str(checkpoint)
+    metrics["checkpoint"] = checkpoint
     metrics["split"] = split
     metrics["methods"] = list(methods) if methods else None
     metrics["perturbation"] = (

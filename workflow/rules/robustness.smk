@@ -1,7 +1,7 @@
 # Robustness (paper §IV-D, Fig. 6, and the LipForensics / DeeperForensics suite): the
-# test split of a model's own data set under perturbations, one evaluation per level.
-# Clip-level perturbations act on the aligned test clips; video compression re-encodes
-# the test videos and extracts their faces again.
+# test split of a model's own data set under perturbations, one metrics file per level.
+# Clip-level perturbations act on the aligned test clips, all levels of a model in one
+# job; video compression re-encodes the test videos and extracts their faces again.
 
 
 checkpoint compress_videos:  # its manifest decides the shards
@@ -36,7 +36,41 @@ rule preprocess_perturbed:
         "../scripts/gather_faces.py"
 
 
-rule evaluate_perturbed:
+if CLIP_GRID:
+
+    rule evaluate_perturbations:
+        input:
+            unpack(get_test_data),
+            model="results/models/{experiment}/best_model.pth",
+        output:
+            predictions=[
+                f"results/predictions/{{experiment}}/{{testset}}/{p}-{lv}.csv"
+                for p, lv in CLIP_GRID
+            ],
+            metrics=[
+                f"results/metrics/{{experiment}}/{{testset}}/{p}-{lv}.json"
+                for p, lv in CLIP_GRID
+            ],
+        params:
+            testset=get_testset,
+            evaluate=EVALUATE,
+            seed=config.get("seed", 0),
+            grid=CLIP_GRID,
+            istvt_version=ISTVT_VERSION,
+        log:
+            "logs/evaluate/{experiment}/{testset}/perturbations.log",
+        benchmark:
+            "benchmarks/evaluate_perturbations/{experiment}/{testset}.tsv"
+        threads: THREADS["evaluate"]
+        resources:
+            gpu=GPUS["evaluate"],
+        conda:
+            "../../envs/istvt.yaml"
+        script:
+            "../scripts/evaluate_perturbations.py"
+
+
+rule evaluate_perturbed:  # video-level perturbations: their own faces per level
     input:
         unpack(get_perturbed_data),
         model="results/models/{experiment}/best_model.pth",
@@ -53,6 +87,8 @@ rule evaluate_perturbed:
         "logs/evaluate/{experiment}/{testset}/{perturbation}-{level}.log",
     benchmark:
         "benchmarks/evaluate/{experiment}/{testset}/{perturbation}-{level}.tsv"
+    wildcard_constraints:
+        perturbation="|".join(VIDEO_LEVEL),
     threads: THREADS["evaluate"]
     resources:
         gpu=GPUS["evaluate"],
