@@ -45,27 +45,46 @@ def roc_figure(experiment: str, predictions: Mapping[str, pd.DataFrame], out: st
     _save(fig, out)
 
 
-def training_figure(logs: Mapping[str, pd.DataFrame], out: str | Path) -> None:
-    """Training loss, validation loss and validation video AUC / accuracy per epoch."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for experiment, log in logs.items():
-        (line,) = axes[0].plot(log.epoch, log.train_loss, label=f"{experiment} train")
-        axes[0].plot(
-            log.epoch, log.val_loss, ls="--", color=line.get_color(), label=f"{experiment} val"
-        )
-        axes[1].plot(log.epoch, 100 * log.val_video_auc, color=line.get_color(), label=experiment)
-        axes[2].plot(log.epoch, 100 * log.val_video_acc, color=line.get_color(), label=experiment)
+def training_figure(
+    logs: Mapping[str, pd.DataFrame], out: str | Path, title: str = "", columns: int = 4
+) -> None:
+    """One small panel per experiment: training and validation loss (left axis),
+    validation video AUC and accuracy (right axis, %), the selected epoch dotted."""
+    import math
+
+    n = max(1, len(logs))
+    cols = min(columns, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.5 * rows), squeeze=False)
+    handles = []
+    for ax, (experiment, log) in zip(axes.flat, logs.items(), strict=False):  # spare panels
+        right = ax.twinx()
+        lines = [
+            ax.plot(log.epoch, log.train_loss, color="C0", label="train loss")[0],
+            ax.plot(log.epoch, log.val_loss, color="C0", ls="--", label="val loss")[0],
+            right.plot(log.epoch, 100 * log.val_video_auc, color="C3", label="val video AUC")[0],
+            right.plot(
+                log.epoch, 100 * log.val_video_acc, color="C2", ls="--", label="val video ACC"
+            )[0],
+        ]
         best = log[log.selected == 1].epoch.max()
-        for ax in axes[1:]:
-            ax.axvline(best, color=line.get_color(), lw=0.8, ls=":")
-    axes[0].set(xlabel="epoch", ylabel="BCE loss", title="loss (dashed: validation)")
-    axes[1].set(xlabel="epoch", ylabel="%", title="validation video AUC")
-    axes[2].set(xlabel="epoch", ylabel="%", title="validation video accuracy")
-    for ax in axes:
+        lines.append(ax.axvline(best, color="grey", ls=":", lw=1, label="selected epoch"))
+        handles = handles or lines
+        right.set_ylim(-3, 103)
+        ax.set_title(experiment, fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    axes[1].legend(fontsize=7, title="dotted: selected epoch", title_fontsize=7)
-    fig.tight_layout()
+        ax.tick_params(labelsize=7)
+        right.tick_params(labelsize=7, colors="C3")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("BCE loss", fontsize=8)
+    for ax in axes.flat[:n]:
+        ax.set_xlabel("epoch", fontsize=7, labelpad=1)
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 if rows > 1 else 0.1, 1, 1))
     _save(fig, out)
 
 

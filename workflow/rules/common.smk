@@ -128,17 +128,40 @@ try:
     )
 except (ConfigError, TypeError, ValueError) as exc:
     _invalid(exc)
+# A row whose model, recipe and data set equal a configured experiment's (usually the
+# base row) reads that experiment's model: nothing is trained twice.
+_same_as = {}
 for _name, _ex in _ablations.items():
     if _name in EXPERIMENTS:
         _invalid(f"ablations: generated experiment {_name!r} clashes with experiments.{_name}")
-    EXPERIMENTS[_name] = {
+    _spec = {
         "dataset": _ex["dataset"],
         "methods": None,
-        "test": [_ex["dataset"]],
         "model": _ex["model"],
         "train": _ablation_train.__dict__,
     }
+    _twin = next(
+        (
+            _e
+            for _e, _other in EXPERIMENTS.items()
+            if _ex["dataset"] in _other["test"]
+            and all(_other[_k] == _v for _k, _v in _spec.items())
+        ),
+        None,
+    )
+    if _twin is not None:
+        _same_as[_name] = _twin
+        continue
+    EXPERIMENTS[_name] = {**_spec, "test": [_ex["dataset"]]}
+ABLATION_ROWS = [{**_r, "experiment": _same_as.get(_r["experiment"], _r["experiment"])} for _r in ABLATION_ROWS]
 ABLATION_TABLES = sorted({r["table"] for r in ABLATION_ROWS})
+MAIN_EXPERIMENTS = list(config["experiments"])
+# training curves: the configured experiments, and the ablation models apart
+TRAINING_GROUPS = {"main": MAIN_EXPERIMENTS}
+TRAINING_FIGURES = {"main": "results/figures/training_curves.png"}
+if set(EXPERIMENTS) - set(MAIN_EXPERIMENTS):
+    TRAINING_GROUPS["ablations"] = [e for e in EXPERIMENTS if e not in MAIN_EXPERIMENTS]
+    TRAINING_FIGURES["ablations"] = "results/figures/training_curves_ablations.png"
 
 # ---------------------------------------------------------------- report
 REPORT = {"table1": {}, "table2": {}, **config.get("report", {})}
@@ -206,6 +229,8 @@ for _name in _robust.get("experiments", []):
         if _p not in PERTURBATION_LEVELS:
             _invalid(f"robustness.perturbations: unknown {_p!r}; known: {', '.join(PERTURBATION_LEVELS)}")
 ROBUST_EXPERIMENTS = sorted({e for e, _, _, _ in ROBUSTNESS})
+# the clip-level grid (perturbation, level): one job scores all of it for a model
+CLIP_GRID = list(dict.fromkeys((p, lv) for _, _, p, lv in ROBUSTNESS if p not in VIDEO_LEVEL))
 
 # ---------------------------------------------------------------- interpretability
 INTERPRET = dict(config.get("interpret", {}))

@@ -70,13 +70,18 @@ rule training_figure:
     input:
         logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
     output:
-        report(
-            "results/figures/training_curves.png",
-            caption="../report/training_curves.rst",
-            category="Training",
-        ),
+        **{
+            group: report(
+                path,
+                caption="../report/training_curves.rst",
+                category="Training",
+                labels={"models": group},
+            )
+            for group, path in TRAINING_FIGURES.items()
+        },
     params:
         experiments=list(EXPERIMENTS),
+        groups=TRAINING_GROUPS,
         istvt_version=ISTVT_VERSION,
     log:
         "logs/training_figure.log",
@@ -94,7 +99,7 @@ rule summary:
         model_cost="results/tables/model_cost.md",
         model_summary="results/model/summary.json",
         figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),
-        training="results/figures/training_curves.png",
+        training=list(TRAINING_FIGURES.values()),
         train_logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
         status=expand("results/faces/{dataset}", dataset=DATASETS),
         coverage=expand("results/manifests/{dataset}.coverage.md", dataset=DATASETS),

@@ -10,7 +10,8 @@ logging.basicConfig(
 )
 experiments = sm.params.experiments
 figures = {f"ROC curves: {e}": p for e, p in zip(experiments, sm.input.figures, strict=True)}
-figures["Training curves"] = sm.input.training
+for path in sm.input.training:
+    figures["Training curves: ablation models" if "ablations" in path else "Training curves"] = path
 write_summary(
     sm.output[0],
     tables={k: sm.input[k] for k in ("table1", "table2", "matrix")},

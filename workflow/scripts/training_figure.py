@@ -1,4 +1,5 @@
-"""Training and validation curves of every experiment (rule training_figure)."""
+"""Training and validation curves, one panel per experiment: the configured experiments
+in one figure, the ablation models in another (rule training_figure)."""
 
 import logging
 
@@ -11,5 +12,8 @@ logging.basicConfig(
     filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
 )
 logs = {e: pd.read_csv(p) for e, p in zip(sm.params.experiments, sm.input.logs, strict=True)}
-training_figure(logs, sm.output[0])
-logging.info("wrote %s", sm.output[0])
+titles = {"main": "training curves", "ablations": "training curves: ablation models"}
+for group, members in sm.params.groups.items():
+    out = getattr(sm.output, group)
+    training_figure({e: logs[e] for e in members}, out, title=titles[group])
+    logging.info("wrote %s (%d experiments)", out, len(members))
