@@ -79,6 +79,10 @@ class TrainConfig:
     schedule: str = "cosine"  # after warm-up: cosine decay or constant
     select_metric: str = "val_video_acc"  # the paper selects on validation accuracy
     hflip: bool = True
+    # clips of each training video per epoch, drawn afresh every epoch (null: all). The
+    # clips of one short video are near-duplicates: two of four per epoch give as much
+    # signal per CPU second as more epochs over all of them
+    clips_per_video: int | None = None
     # the paper's Fig. 8: random dropout of 16x16 squares (sizes of a 300-pixel crop,
     # scaled), the same squares on every frame; with probability dropout_probability
     # a training clip loses 1..dropout_regions squares (0: off)
@@ -110,6 +114,10 @@ class TrainConfig:
             )
         if self.num_workers < 0 or self.prefetch_factor < 1:
             raise ValueError("train.num_workers must be >= 0 and train.prefetch_factor >= 1")
+        if self.clips_per_video is not None and self.clips_per_video < 1:
+            raise ValueError(
+                f"train.clips_per_video must be >= 1 or null, got {self.clips_per_video}"
+            )
         if self.dropout_regions < 0 or not 0 <= self.dropout_probability <= 1:
             raise ValueError(
                 "train.dropout_regions must be >= 0 and train.dropout_probability in [0, 1]"
@@ -297,9 +305,14 @@ def train(
     # every rank takes its slice of one seeded global order: rank r's k-th batch holds
     # positions k*B + r, k*B + r + N, ... of it, so the N slices of step k together are
     # exactly the k-th global batch of a single process
-    sampler = DistributedSampler(
-        train_set, world.size, world.rank, shuffle=True, seed=cfg.seed, drop_last=False
-    )
+    if cfg.clips_per_video is None:
+        sampler = DistributedSampler(
+            train_set, world.size, world.rank, shuffle=True, seed=cfg.seed, drop_last=False
+        )
+    else:
+        sampler = ClipsPerVideoSampler(
+            train_set.video_ids, cfg.clips_per_video, world.size, world.rank, cfg.seed
+        )
     loader_options: dict = {
         "num_workers": cfg.num_workers,
         "pin_memory": cfg.pin_memory and device.type == "cuda",
@@ -409,6 +422,46 @@ def train(
         state_path.unlink(missing_ok=True)  # finished: nothing left to resume
     distributed.barrier()
     return best_row
+
+
+class ClipsPerVideoSampler(torch.utils.data.Sampler):
+    """Each epoch, ``per_video`` clips of every video (all of a video with fewer), drawn
+    and shuffled from ``seed`` and the epoch; under N processes rank r takes positions
+    r, r + N, ... of that one global order (padded by its first items to a multiple of
+    N, as ``DistributedSampler`` does), so N ranks together take exactly its batches."""
+
+    def __init__(
+        self,
+        video_ids: list[str],
+        per_video: int,
+        num_replicas: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+    ) -> None:
+        groups: dict[str, list[int]] = {}
+        for k, vid in enumerate(video_ids):
+            groups.setdefault(vid, []).append(k)
+        self.groups = list(groups.values())
+        self.per_video, self.replicas, self.rank, self.seed = per_video, num_replicas, rank, seed
+        self.epoch = 0
+        self.total = sum(min(per_video, len(g)) for g in self.groups)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.total / self.replicas)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = [
+            k
+            for g in self.groups
+            for k in rng.choice(g, min(self.per_video, len(g)), replace=False).tolist()
+        ]
+        order = [order[i] for i in rng.permutation(len(order))]
+        order += order[: len(self) * self.replicas - len(order)]
+        return iter(order[self.rank :: self.replicas])
 
 
 def _worker_init(worker_id: int) -> None:

@@ -1,5 +1,6 @@
 """The embedded demo data: readable by the dataset readers, faces found, masks saved."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -105,3 +106,45 @@ def test_generation_is_deterministic(tmp_path):
     for rel in files_a:
         if rel.suffix in (".json", ".csv", ".npz"):
             assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+
+
+def test_default_demo_has_at_least_30_test_videos_per_data_set():
+    from istvt.data.demo import _split_ids, _test_ids
+
+    opts = DemoOptions()
+    ffpp = _split_ids(opts.identities, opts.test_share)
+    assert 3 * len(ffpp["test"]) >= 30  # each test identity: its original and two fakes
+    test_ids = _test_ids(opts.identities, opts.test_share)
+    assert len(test_ids) * (1 + opts.fakes_per_real) >= 30  # Celeb-DF and DFDC
+    assert set(ffpp["test"]).isdisjoint(ffpp["train"] + ffpp["val"])
+
+
+def test_several_fakes_per_real_in_celebdf_and_dfdc(demo):
+    root, _ = demo
+    tables = manifests(root)
+    cdf = tables["celebdf"]
+    # Celeb-synthesis/id{target}_id{source}_0000.mp4: each training target is swapped
+    # with fakes_per_real different sources
+    fakes = cdf[(cdf.label == 1) & (cdf.split != "test")]
+    targets = fakes.path.map(lambda p: p.split("/")[-1].split("_")[0])
+    assert (targets.value_counts() == OPTS.fakes_per_real).all()
+    dfdc = tables["dfdc"]
+    train = dfdc[dfdc.split != "test"]
+    assert (train.label == 1).sum() == OPTS.fakes_per_real * (train.label == 0).sum()
+
+
+def test_render_resolution_removes_detail_from_the_swapped_face():
+    from istvt.data.demo import film, make_identities, swap
+
+    people = make_identities(6, 0)
+    rng = np.random.default_rng(0)
+    target = film(people[0], 2, 192, 25, rng)
+
+    def detail(render):
+        frames, masks = swap(target, people[3], np.random.default_rng(1), render=render)
+        lap = np.abs(
+            np.stack([cv2.Laplacian(f.mean(-1).astype(np.float32), cv2.CV_32F) for f in frames])
+        )
+        return lap[masks].mean()
+
+    assert detail(0.5) < 0.7 * detail(1.0)

@@ -1,6 +1,7 @@
 """Relevance maps: propagation rules, Eq. 4-5 on hand-made inputs, shapes, variants."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -271,17 +272,37 @@ def demo_faithfulness(tmp_path_factory):
 
 
 def test_trained_lrp_maps_find_the_manipulated_region(demo_faithfulness):
+    """What must hold for any honestly trained model, on any CPU: ISTVT-LRP's spatial
+    map puts its peak and its mass inside the true manipulation mask more often than
+    random maps of the same clips do, significantly (one-sided Wilcoxon signed-rank over
+    the fake clips, p < 0.01). Floating point differs between CPUs, so the trained model
+    and the size of the gain do too: the margins are measured over seeds by
+    benchmarks/demo_seeds.py, not fixed here."""
     summary, _ = demo_faithfulness
+    table = summary[["pointing_game", "pointing_gain", "pointing_p", "mask_mass", "mass_gain"]]
+    table = table.assign(mass_p=summary.mass_p)
     lrp, spatial, rnd = (summary.loc[k] for k in ("lrp", "lrp_spatial", "random"))
-    assert lrp.mask_frames >= 100  # every fake frame of the test clips has its mask
+    assert lrp.mask_frames >= 100, table  # every fake frame of the test clips has its mask
     # a uniform map scores the mask's share; random maps land there too
-    assert abs(rnd.mask_mass - rnd.mask_area) < 3
-    # margins: the spatial map (where, within each frame) beats random by at least 3
-    # points of relevance mass in the mask and 15 points of pointing-game hits; the
-    # joint (spatial x temporal) map beats random on both
-    assert spatial.mask_mass >= rnd.mask_mass + 3, summary[["mask_mass", "pointing_game"]]
-    assert spatial.pointing_game >= rnd.pointing_game + 15, summary[["pointing_game"]]
-    assert lrp.mask_mass > rnd.mask_mass and lrp.pointing_game > rnd.pointing_game
+    assert abs(rnd.mask_mass - rnd.mask_area) < 3, table
+    assert spatial.pointing_gain > 0 and spatial.pointing_p < 0.01, table
+    assert spatial.mass_gain > 0 and spatial.mass_p < 0.01, table
+    # the joint (spatial x temporal) map's peak: the same test
+    assert lrp.pointing_gain > 0 and lrp.pointing_p < 0.01, table
+
+
+def test_paired_gain_by_hand():
+    from istvt.interpret.faithfulness import paired_gain
+
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame({"clip": np.repeat(np.arange(20), 3), "mass": rng.uniform(0, 1, 60)})
+    better = base.assign(mass=base.mass + 0.1)  # every clip gains 10 points
+    gain, p = paired_gain(better, base, "mass")
+    assert gain == pytest.approx(10.0) and p < 1e-4
+    gain, p = paired_gain(base.assign(mass=base.mass - 0.1), base, "mass")
+    assert gain == pytest.approx(-10.0) and p > 0.99
+    assert np.isnan(paired_gain(base, base, "mass")[1])  # no difference: no test
+    assert np.isnan(paired_gain(better[better["clip"] < 3], base, "mass")[1])  # 3 clips: too few
 
 
 def test_trained_lrp_maps_fail_no_randomisation_check(demo_faithfulness):

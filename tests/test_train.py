@@ -195,3 +195,31 @@ def test_curve_metrics_agree_with_scikit_learn_including_ties():
         assert ap == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
         checked += 1
     assert checked > 150
+
+
+def test_clips_per_video_sampler_draws_k_clips_of_every_video_each_epoch():
+    from collections import Counter
+
+    from istvt.train import ClipsPerVideoSampler
+
+    videos = ["a"] * 4 + ["b"] * 4 + ["c"] * 1 + ["d"] * 4
+    sampler = ClipsPerVideoSampler(videos, 2, seed=3)
+    epochs = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        assert len(order) == len(sampler) == 7 and len(set(order)) == 7  # c has one clip
+        assert Counter(videos[k] for k in order) == {"a": 2, "b": 2, "c": 1, "d": 2}
+        epochs.append(order)
+    assert epochs[0] != epochs[1]  # drawn afresh
+    again = ClipsPerVideoSampler(videos, 2, seed=3)
+    again.set_epoch(1)
+    assert list(again) == epochs[1]  # seeded: a resumed run draws the same
+    # two ranks: disjoint slices of the same global order, padded to equal length
+    ranks = [ClipsPerVideoSampler(videos, 2, 2, r, seed=3) for r in (0, 1)]
+    for r in ranks:
+        r.set_epoch(1)
+    a, b = (list(r) for r in ranks)
+    assert len(a) == len(b) == 4
+    merged = [k for pair in zip(a, b, strict=True) for k in pair]
+    assert merged[:7] == epochs[1] and merged[7] == epochs[1][0]

@@ -142,9 +142,10 @@ def test_forcerun_train_and_a_changed_training_param_rerun_only_what_depends_on_
         proc = snakemake(tiny_run, config, "-n", *args)
         assert proc.returncode == 0, proc.stderr[-2000:]
         jobs = planned_jobs(proc.stdout)
-        # 2 experiments + 3 ablation models, 4 + 3 evaluations, 4 robustness levels
+        # 2 experiments + 3 ablation models, 4 + 3 evaluations; robustness: the 3
+        # clip-level levels in one job, the compression level in its own
         assert jobs["train"] == 5 and jobs["evaluate"] == 7 and jobs["summary"] == 1
-        assert jobs["evaluate_perturbed"] == 4
+        assert jobs["evaluate_perturbations"] == 1 and jobs["evaluate_perturbed"] == 1
         assert not {"demo_data", "manifest", "preprocess", "preprocess_length"} & set(jobs), jobs
         assert not {"compress_videos", "preprocess_perturbed"} & set(jobs), jobs
 
@@ -184,6 +185,32 @@ def test_default_config_plans_every_stage():
         "interpret",
     ):
         assert f"rule {rule}:" in proc.stdout or f"checkpoint {rule}:" in proc.stdout
+
+
+def test_default_plan_trains_nothing_twice_and_scores_each_grid_in_one_job():
+    """The demo's ablation base row is the celebdf experiment (same model, recipe and
+    data), and each robustness model scores all clip-level levels in one process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "all"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    jobs = planned_jobs(proc.stdout)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    abl = config["ablations"]
+    variants = len(abl["attention"]["variants"]) + sum(
+        len(abl[k]["values"]) for k in ("sequence_length", "num_layers")
+    )
+    # 3 tables share the base row: every other row is one model of its own
+    assert jobs["train"] == len(config["experiments"]) + variants - 3
+    assert "abl-celebdf_demo-base" not in proc.stdout
+    clip_levels = sum(
+        len(v) for k, v in config["robustness"]["perturbations"].items() if k != "compression"
+    )
+    assert clip_levels > 1 and jobs["evaluate_perturbations"] == 1
+    assert jobs["evaluate_perturbed"] == len(config["robustness"]["perturbations"]["compression"])
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -392,8 +419,10 @@ PAPER_JOBS = {
     "ablation_table": 3,
     "interpret": 5,  # the four FF++ c23 models and Celeb-DF
     # Fig. 6 and the standard suite on Celeb-DF (Fig. 8: two models, trained with and
-    # without dropout): 9 + 9 + 5 levels, 6 x 5, CRF x 5 per model; one CRF re-encoding
-    "evaluate_perturbed": 2 * 58,
+    # without dropout): 9 + 9 + 5 levels and 6 x 5 in one job per model, CRF x 5 in one
+    # job per level; one CRF re-encoding per level
+    "evaluate_perturbations": 2,
+    "evaluate_perturbed": 2 * 5,
     "robustness": 2,
     "compress_videos": 5,
     "preprocess_perturbed": 5,

@@ -7,14 +7,19 @@ camera motion, lighting drift and sensor noise, H.264-encoded with PyAV. Fakes:
 
 * ``swap``: landmark face swap (Delaunay warp + colour transfer + seamless clone),
   re-fitted every frame with landmark jitter so the blend boundary flickers -- the
-  FaceForensics++ FaceSwap recipe;
+  FaceForensics++ FaceSwap recipe; for Celeb-DF and DFDC the new face is rendered at a
+  generator's resolution and scaled up (:data:`RENDER`);
 * ``blend``: self-blending (SBI-style): the frame's own face, colour- and
-  geometry-jittered, blended back through a soft landmark mask;
+  geometry-jittered, blended back through a soft mask from that frame's landmarks as a
+  per-frame detector finds them;
 * ``jitter``: a swap whose colour, offset and mask are re-drawn every frame, a
   temporal inconsistency a single frame barely shows.
 
 Three data sets are written in the FaceForensics++, Celeb-DF v2 and DFDC layouts, with
 different methods and compression in each, so cross-dataset results mean something.
+Celeb-DF and DFDC make ``fakes_per_real`` fakes of each real video, as the real data
+sets do (many more fakes than reals); ``test_share`` of the identities are test
+identities, enough for 30 test videos per data set.
 The ground-truth manipulation mask of every fake frame is saved losslessly as
 ``<root>/masks/<video path>.npz`` (member ``masks``: (frames, H, W) bool).
 Deterministic from ``seed``.
@@ -47,7 +52,11 @@ class DemoOptions:
     """Size and content of the demo data (the config's ``demo`` section)."""
 
     seed: int = 0
-    identities: int = 24  # distinct people (>= 6); 12 were too few to generalise from
+    identities: int = 32  # distinct people (>= 6); 12 were too few to generalise from
+    # Celeb-DF and DFDC swap several source faces onto each real video (Celeb-DF v2:
+    # 5639 fakes of 590 reals; DFDC: ~5 per real); FF++ has one fake per method and target
+    fakes_per_real: int = 2
+    test_share: float = 0.3  # of the identities (FF++: of the pairs): >= 30 test videos
     frames: int = 30  # per video
     size: int = 256  # frame side in pixels
     fps: int = 25
@@ -58,6 +67,10 @@ class DemoOptions:
     def __post_init__(self) -> None:
         if self.identities < 6:
             raise ValueError(f"demo.identities must be at least 6, got {self.identities}")
+        if self.fakes_per_real < 1:
+            raise ValueError(f"demo.fakes_per_real must be >= 1, got {self.fakes_per_real}")
+        if not 0 < self.test_share < 0.6:
+            raise ValueError(f"demo.test_share must be in (0, 0.6), got {self.test_share}")
         if self.frames < 2:
             raise ValueError(f"demo.frames must be >= 2, got {self.frames}")
         if self.size < 192:  # faces span ~0.42 x size; dlib's detector needs >= 80 px
@@ -274,13 +287,19 @@ def _colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.n
 
 
 def swap(
-    target: Footage, source: Identity, rng: np.random.Generator, temporal_jitter: bool = False
+    target: Footage,
+    source: Identity,
+    rng: np.random.Generator,
+    temporal_jitter: bool = False,
+    render: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmark face swap of ``source`` onto every frame of ``target``.
 
     Returns (frames, masks). Landmarks are re-fitted (jittered) every frame, as a
     per-frame detector would; with ``temporal_jitter`` the colour, offset and mask
-    extent are also re-drawn every frame.
+    extent are also re-drawn every frame. ``render`` < 1 renders the new face at that
+    fraction of its size in the frame and scales it up, as autoencoder generators do
+    (a 64-256 px output pasted onto larger faces).
     """
     size = target.frames.shape[1]
     src_full = _frame_points(source.points, CANVAS)
@@ -292,6 +311,13 @@ def swap(
         dst_full = _frame_points(fitted, size)
         tris = _triangles(dst_full, size)
         warped = warp_triangles(source.image, src_full, dst_full, tris, size)
+        if render < 1.0:
+            small = max(8, round(size * render))
+            warped = cv2.resize(
+                cv2.resize(warped, (small, small), interpolation=cv2.INTER_AREA),
+                (size, size),
+                interpolation=cv2.INTER_LINEAR,
+            )
         mask = _hull_mask(fitted, size)
         if temporal_jitter:
             k = int(rng.integers(0, 3)) * 2 + 1
@@ -312,15 +338,22 @@ def swap(
     return np.stack(out), np.stack(masks)
 
 
-def self_blend(target: Footage, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """SBI-style fake: each frame's own face, altered, blended back through a soft mask."""
+def self_blend(
+    target: Footage, rng: np.random.Generator, landmark_noise: float = 0.8
+) -> tuple[np.ndarray, np.ndarray]:
+    """SBI-style fake: each frame's own face, altered, blended back through a soft mask
+    drawn from that frame's landmarks as a per-frame detector finds them (Gaussian
+    noise of ``landmark_noise`` px, as in :func:`swap`)."""
     size = target.frames.shape[1]
     hue, sat, gain = rng.integers(-8, 9), rng.uniform(0.75, 1.25), rng.uniform(0.85, 1.15)
     scale, shift = rng.uniform(0.96, 1.04), rng.uniform(-3, 3, 2)
     blur = bool(rng.integers(0, 2))
     erode = int(rng.integers(0, 3)) * 2 + 1
     out, masks = [], []
-    for frame, pts in zip(target.frames, target.points, strict=True):
+    for frame, true_pts in zip(target.frames, target.points, strict=True):
+        pts = (
+            true_pts + rng.normal(0, landmark_noise, true_pts.shape) if landmark_noise else true_pts
+        )
         src = frame
         hsv = cv2.cvtColor(src, cv2.COLOR_RGB2HSV).astype(np.float32)
         hsv[..., 0] = (hsv[..., 0] + hue) % 180
@@ -374,12 +407,13 @@ def load_mask(root: str | Path, video: str | Path) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- layouts
-def _split_ids(n: int) -> dict[str, list[int]]:
-    """Identity indices per split: ~60 / 20 / 20 %, at least one pair each."""
+def _split_ids(n: int, test_share: float) -> dict[str, list[int]]:
+    """Identity indices per split, in pairs: 20 % val, ``test_share`` test, the rest
+    train (at least one pair each)."""
     n -= n % 2
     pairs = n // 2
     val = max(1, round(0.2 * pairs))
-    test = max(1, round(0.2 * pairs))
+    test = max(1, round(test_share * pairs))
     train = pairs - val - test
     ids = list(range(n))
     return {
@@ -389,10 +423,22 @@ def _split_ids(n: int) -> dict[str, list[int]]:
     }
 
 
+def _test_ids(n: int, test_share: float) -> set[int]:
+    """The last ``test_share`` of the identities (at least two): the test split."""
+    return set(range(n - max(2, round(test_share * n)), n))
+
+
+#: the new face's render resolution as a fraction of its size in the frame: Celeb-DF's
+#: improved synthesis renders 256 px faces, DFDC's autoencoders mostly 128 px, each
+#: pasted onto larger faces (scaled to the demo's 256-px frames); FF++ FaceSwap is
+#: graphics-based and projects the source texture at the frame's resolution
+RENDER = {"celebdf": 0.75, "dfdc": 0.5}
+
+
 def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     """FF++ layout: originals, FaceSwap (landmark swap), Deepfakes (self-blend), splits."""
     rng = np.random.default_rng([opts.seed, 1])
-    splits = _split_ids(len(people))
+    splits = _split_ids(len(people), opts.test_share)
     (root / "splits").mkdir(parents=True, exist_ok=True)
     for name, ids in splits.items():
         pairs = [[f"{ids[i]:03d}", f"{ids[i + 1]:03d}"] for i in range(0, len(ids), 2)]
@@ -425,10 +471,11 @@ def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
 
 
 def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
-    """Celeb-DF layout: Celeb-real, YouTube-real, Celeb-synthesis (temporal-jitter swaps)."""
+    """Celeb-DF layout: Celeb-real, YouTube-real, Celeb-synthesis (temporal-jitter swaps
+    of ``fakes_per_real`` other identities of the same split onto each real video)."""
     rng = np.random.default_rng([opts.seed, 2])
     n = len(people)
-    test_ids = set(range(n - max(2, n // 4), n))
+    test_ids = _test_ids(n, opts.test_share)
     lines, videos = [], 0
     footage = {}
     for i, person in enumerate(people):
@@ -450,33 +497,45 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         videos += 1
     for t in range(n):
         group = sorted(test_ids) if t in test_ids else [i for i in range(n) if i not in test_ids]
-        s = group[(group.index(t) + 1) % len(group)]
-        frames, masks = swap(footage[t], people[s], rng, temporal_jitter=True)
-        path = root / "Celeb-synthesis" / f"id{t}_id{s}_0000.mp4"
-        write_video(path, frames, opts.fps, opts.celebdf_crf)
-        _save_mask(root, path, masks)
-        videos += 1
-        if t in test_ids:
-            lines.append(f"0 Celeb-synthesis/{path.name}")
+        for k in range(1, min(opts.fakes_per_real, len(group) - 1) + 1):
+            s = group[(group.index(t) + k) % len(group)]
+            frames, masks = swap(
+                footage[t], people[s], rng, temporal_jitter=True, render=RENDER["celebdf"]
+            )
+            path = root / "Celeb-synthesis" / f"id{t}_id{s}_0000.mp4"
+            write_video(path, frames, opts.fps, opts.celebdf_crf)
+            _save_mask(root, path, masks)
+            videos += 1
+            if t in test_ids:
+                lines.append(f"0 Celeb-synthesis/{path.name}")
     (root / "List_of_testing_videos.txt").write_text("\n".join(lines) + "\n")
     return videos
 
 
 def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     """DFDC layout: two training parts with metadata.json and a labelled test folder;
-    fakes are self-blends and swaps at a stronger compression."""
+    ``fakes_per_real`` fakes of each real (self-blends and swaps, alternating) at a
+    stronger compression."""
     rng = np.random.default_rng([opts.seed, 3])
     n = len(people)
-    test_ids = set(range(n - max(2, n // 4), n))
+    test_ids = _test_ids(n, opts.test_share)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    names = iter("".join(rng.choice(letters, 10)) + ".mp4" for _ in range(4 * n))
+    names = iter(
+        "".join(rng.choice(letters, 10)) + ".mp4" for _ in range((opts.fakes_per_real + 3) * n)
+    )
     meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
     labels = []
     videos = 0
     for i, person in enumerate(people):
         clip = film(person, opts.frames, opts.size, opts.fps, rng)
         real = next(names)
-        fakes = [self_blend(clip, rng) if i % 2 == 0 else swap(clip, people[(i + 1) % n], rng)]
+        # methods alternate over the fakes of a real: self-blends and swaps of others
+        fakes = [
+            self_blend(clip, rng)
+            if (i + k) % 2 == 0
+            else swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"])
+            for k in range(opts.fakes_per_real)
+        ]
         if i in test_ids:
             folder = root / "test"
             write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)

@@ -96,8 +96,8 @@ def write_overlay_video(panels: list[np.ndarray], path: str | Path, fps: int = 5
 
 def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
     """The faithfulness table as Markdown, one row per map."""
-    cols = ["pointing_game", "mask_mass", "randomised_spearman"]
-    head = ["map", "pointing game %", "mass in mask %", "randomised ρ"]
+    cols = ["pointing_game", "pointing_gain", "mask_mass", "mass_gain", "randomised_spearman"]
+    head = ["map", "pointing game %", "vs random", "mass in mask %", "vs random", "randomised ρ"]
     for p in fractions:
         cols.append(f"acc@{p:g}%")
         head.append(f"acc −{p:g}%")
@@ -110,6 +110,11 @@ def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
                 cells.append("–")
             elif c == "randomised_spearman":
                 cells.append(f"{v:.2f}")
+            elif c.endswith("_gain"):
+                p = row.get(c.replace("_gain", "_p"))
+                cells.append(
+                    f"{v:+.1f}" + (f" (p={p:.2g})" if p is not None and np.isfinite(p) else "")
+                )
             else:
                 cells.append(f"{v:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -119,7 +124,9 @@ def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
         note = (
             f"\nMask share of a fake frame (a uniform map's mass in mask): {area.iloc[0]:.1f} %; "
             f"{int(summary['mask_frames'].iloc[0])} fake frames with a mask, "
-            f"{int(summary['clips'].iloc[0])} clips.\n"
+            f'{int(summary["clips"].iloc[0])} clips. "vs random": gain in points over the '
+            "random maps of the same clips, with the one-sided Wilcoxon signed-rank p-value "
+            "over clips.\n"
         )
     return "\n".join(lines) + "\n" + note
 

@@ -10,7 +10,9 @@ Three measures, for ISTVT-LRP and each baseline, over the clips of a test split:
 * **localisation**, where the true manipulation mask of every fake frame is known (the
   embedded demo): the pointing-game hit rate (is the most relevant pixel of a frame
   inside its mask?) and the share of a frame's relevance mass inside its mask, beside
-  the mask's share of the frame (what a uniform map would score);
+  the mask's share of the frame (what a uniform map would score); with random maps
+  among the methods, each map's gain over them, paired by clip, and its one-sided
+  Wilcoxon p-value;
 * **model randomisation** (Adebayo et al. 2018): the maps of the trained model against
   those of the same architecture re-initialised with random weights, as the Spearman
   rank correlation of their token maps per clip. A map that explains the model must
@@ -65,7 +67,7 @@ class FaithfulnessConfig:
     fractions: list[float] = field(default_factory=lambda: [1, 2, 5, 10, 20, 30])  # percent
     target: str = "fake"
     fusion: str = "mean_then_clamp"
-    max_clips: int | None = None  # cap on the clips measured (in shard order)
+    max_clips: int | None = None  # cap on the clips measured, evenly spaced over the split
     batch_size: int = 8
     seed: int = 0  # random maps and the re-initialised model
 
@@ -174,6 +176,9 @@ def measure(
     n = len(dataset) if cfg.max_clips is None else min(cfg.max_clips, len(dataset))
     if n == 0:
         raise ValueError("no clips to measure: the split is empty")
+    # a cap takes clips evenly spaced over the split (its videos are in manifest order,
+    # often reals then fakes), so both classes and many videos stay represented
+    chosen = np.linspace(0, len(dataset) - 1, n).round().astype(int)
     torch.manual_seed(cfg.seed)
     random_model = ISTVT(model.cfg).eval()  # same architecture, fresh random weights
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -183,19 +188,19 @@ def measure(
     scores = {name: np.zeros((n, len(fractions))) for name in names}
     loc: dict[str, list] = {name: [] for name in names}
     rho: dict[str, list] = {name: [] for name in names}
-    labels = dataset.labels[:n]
+    labels = dataset.labels[chosen]
     t0 = time.perf_counter()
     for lo in range(0, n, cfg.batch_size):
-        idx = list(range(lo, min(lo + cfg.batch_size, n)))
-        frames = torch.stack([dataset[k][0] for k in idx])
+        idx = list(range(lo, min(lo + cfg.batch_size, n)))  # positions among the chosen
+        frames = torch.stack([dataset[int(chosen[i])][0] for i in idx])
         base = _scores(model, frames)
         masks = [None] * len(idx)
         if mask_root is not None and video_paths is not None:
             masks = [
                 clip_masks(dataset, k, video_paths[dataset.video_ids[k]], mask_root, size)
-                if labels[k] == 1
+                if labels[i] == 1
                 else None
-                for k in idx
+                for i, k in zip(idx, chosen[idx].tolist(), strict=True)
             ]
         for method in cfg.methods:
             maps = _maps(model, frames, method, cfg, gen)
@@ -207,7 +212,8 @@ def measure(
                     scores[name][idx, j] = _scores(model, delete_top(frames, up, p))
                 for i, mask in enumerate(masks):
                     if mask is not None:
-                        loc[name].extend(mask_measures(up[i].numpy(), mask))
+                        frames_of_clip = mask_measures(up[i].numpy(), mask)
+                        loc[name].extend((idx[i], *m) for m in frames_of_clip)
                 if name != "random":
                     ours, theirs = grid.flatten(1).numpy(), other[name].flatten(1).numpy()
                     pairs = zip(ours, theirs, strict=True)
@@ -219,20 +225,45 @@ def measure(
     return _tables(names, fractions, scores, loc, rho, labels)
 
 
+def paired_gain(ours: pd.DataFrame, baseline: pd.DataFrame, column: str) -> tuple[float, float]:
+    """(mean gain in points, one-sided p) of ``column`` over ``baseline``, paired by clip.
+
+    Both tables hold one row per (clip, frame); frames of a clip are averaged first (they
+    are not independent). The p-value is the Wilcoxon signed-rank test that the clip
+    differences are centred above zero (NaN with fewer than 5 clips or no difference).
+    """
+    from scipy.stats import wilcoxon
+
+    a = ours.groupby("clip")[column].mean()
+    b = baseline.groupby("clip")[column].mean()
+    diff = (a - b.reindex(a.index)).dropna() * 100
+    if len(diff) < 5 or not diff.any():
+        return (float(diff.mean()) if len(diff) else np.nan), np.nan
+    return float(diff.mean()), float(wilcoxon(diff, alternative="greater").pvalue)
+
+
 def _tables(names, fractions, scores, loc, rho, labels):
     fake = labels == 1
+    frames = {
+        name: pd.DataFrame(loc[name], columns=["clip", "hit", "mass", "area"], dtype=float)
+        for name in names
+    }
     summary, deletion = [], []
     for name in names:
         s = scores[name]
         acc = ((s > 0.5) == (labels[:, None] == 1)).mean(0) * 100
         row = {"map": name, "label": LABELS[name], "clips": len(labels)}
-        hits = np.array([h for h, _, _ in loc[name]], dtype=float)
-        mass = np.array([m for _, m, _ in loc[name]], dtype=float)
-        area = np.array([a for _, _, a in loc[name]], dtype=float)
-        row["mask_frames"] = len(hits)
-        row["pointing_game"] = hits.mean() * 100 if len(hits) else np.nan
-        row["mask_mass"] = mass.mean() * 100 if len(mass) else np.nan
-        row["mask_area"] = area.mean() * 100 if len(area) else np.nan
+        f = frames[name]
+        row["mask_frames"] = len(f)
+        row["pointing_game"] = f.hit.mean() * 100 if len(f) else np.nan
+        row["mask_mass"] = f.mass.mean() * 100 if len(f) else np.nan
+        row["mask_area"] = f.area.mean() * 100 if len(f) else np.nan
+        # against the random maps of the same clips: gain in points and its p-value
+        for column, key in (("hit", "pointing"), ("mass", "mass")):
+            gain, p = np.nan, np.nan
+            if name != "random" and "random" in frames and len(f):
+                gain, p = paired_gain(f, frames["random"], column)
+            row[f"{key}_gain"], row[f"{key}_p"] = gain, p
         valid = [r for r in rho[name] if np.isfinite(r)]
         row["randomised_spearman"] = float(np.mean(valid)) if valid else np.nan
         for j, p in enumerate(fractions):
