@@ -96,8 +96,10 @@ def write_overlay_video(panels: list[np.ndarray], path: str | Path, fps: int = 5
 
 def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
     """The faithfulness table as Markdown, one row per map."""
-    cols = ["pointing_game", "pointing_gain", "mask_mass", "mass_gain", "randomised_spearman"]
-    head = ["map", "pointing game %", "vs random", "mass in mask %", "vs random", "randomised ρ"]
+    cols = ["pointing_game", "pointing_gain", "mask_mass", "mass_gain", "deletion_gain"]
+    cols.append("randomised_spearman")
+    head = ["map", "pointing game %", "vs random", "mass in mask %", "vs random"]
+    head += ["deletion vs random", "randomised ρ"]
     for p in fractions:
         cols.append(f"acc@{p:g}%")
         head.append(f"acc −{p:g}%")
@@ -128,6 +130,11 @@ def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
             "random maps of the same clips, with the one-sided Wilcoxon signed-rank p-value "
             "over clips.\n"
         )
+    note += (
+        '\n"deletion vs random": how many points lower a fake clip\'s score ends up when the '
+        "map's top pixels are deleted instead of as many random ones (mean over the "
+        "fractions; p: the same test).\n"
+    )
     return "\n".join(lines) + "\n" + note
 
 
