@@ -38,6 +38,10 @@ def launch(data, out, processes=1, *extra, check=True):
             "--standalone",
             f"--nproc_per_node={processes}",
         ]
+    if "--precision" not in extra:
+        # one process = N processes is a property of fp32 arithmetic; CPU bf16 autocast
+        # (auto, where the CPU has it) rounds differently when the batch is split
+        extra = (*extra, "--precision", "fp32")
     cmd = [*prefix, str(HELPER), str(data), str(out), *extra]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if check and done.returncode:

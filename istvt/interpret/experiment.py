@@ -131,9 +131,9 @@ def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
             "over clips.\n"
         )
     note += (
-        '\n"deletion vs random": how many points lower a fake clip\'s score ends up when the '
-        "map's top pixels are deleted instead of as many random ones (mean over the "
-        "fractions; p: the same test).\n"
+        '\n"deletion vs random": how many points further a clip\'s score moves (either way) '
+        "when the map's top pixels are deleted instead of as many random ones (mean over "
+        "the fractions and clips; p: the same test).\n"
     )
     return "\n".join(lines) + "\n" + note
 

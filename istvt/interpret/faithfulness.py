@@ -12,8 +12,8 @@ Three measures, for ISTVT-LRP and each baseline, over the clips of a test split:
   inside its mask?) and the share of a frame's relevance mass inside its mask, beside
   the mask's share of the frame (what a uniform map would score); with random maps
   among the methods, each map's gain over them, paired by clip, and its one-sided
-  Wilcoxon p-value (and for deletion: how much lower a fake clip's score ends up than
-  when as many random pixels are deleted, paired by clip);
+  Wilcoxon p-value (and for deletion: how much further a clip's score moves than when
+  as many random pixels are deleted, paired by clip);
 * **model randomisation** (Adebayo et al. 2018): the maps of the trained model against
   those of the same architecture re-initialised with random weights, as the Spearman
   rank correlation of their token maps per clip. A map that explains the model must
@@ -265,16 +265,19 @@ def _tables(names, fractions, scores, loc, rho, labels):
             if name != "random" and "random" in frames and len(f):
                 gain, p = paired_gain(f, frames["random"], column)
             row[f"{key}_gain"], row[f"{key}_p"] = gain, p
-        # deletion against random pixels of the same clips: how much lower the fake
-        # score of a fake clip ends up, averaged over the fractions
+        # deletion against random pixels of the same clips: how much further a clip's
+        # score moves (either way: grey pixels can look fake to a model) when the map's
+        # top pixels are deleted than when as many random ones are, mean over fractions
         gain, p = np.nan, np.nan
-        if name != "random" and "random" in scores and fake.sum() >= 5:
-            drop = (scores["random"][fake, 1:] - s[fake, 1:]).mean(1) * 100
-            gain = float(drop.mean())
-            if drop.any():
+        if name != "random" and "random" in scores and len(labels) >= 5:
+            moved = np.abs(s[:, 1:] - s[:, :1]).mean(1)
+            moved_random = np.abs(scores["random"][:, 1:] - scores["random"][:, :1]).mean(1)
+            diff = (moved - moved_random) * 100
+            gain = float(diff.mean())
+            if diff.any():
                 from scipy.stats import wilcoxon
 
-                p = float(wilcoxon(drop, alternative="greater").pvalue)
+                p = float(wilcoxon(diff, alternative="greater").pvalue)
         row["deletion_gain"], row["deletion_p"] = gain, p
         valid = [r for r in rho[name] if np.isfinite(r)]
         row["randomised_spearman"] = float(np.mean(valid)) if valid else np.nan
