@@ -109,15 +109,18 @@ def evaluate(
     provenance: dict | None = None,
     extra: dict | None = None,
     perturbation: tuple[str, float] | None = None,
+    precision: str = "auto",
 ) -> dict:
     """Score the ``split`` of a preprocessed data set and write predictions + metrics.
 
     ``perturbation`` = (name, level) applies a clip-level robustness perturbation
     (:mod:`istvt.perturb`) to every test clip, seeded by ``seed`` and the clip.
+    ``precision``: auto (bf16 autocast on GPUs and CPUs with native bf16), fp32, bf16.
     """
     model, device = _load(checkpoint, device)
     options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
     options.update(seed=seed, device=device, provenance=provenance, extra=extra)
+    options.update(precision=precision)
     return _score(
         model,
         str(checkpoint),
@@ -143,6 +146,7 @@ def evaluate_perturbations(
     device: str | None = None,
     provenance: dict | None = None,
     extra: dict | None = None,
+    precision: str = "auto",
 ) -> list[dict]:
     """:func:`evaluate` under each clip-level perturbation of ``levels`` = [(name, level,
     out_predictions, out_metrics), ...], with the model loaded once: one process scores
@@ -152,7 +156,7 @@ def evaluate_perturbations(
 
     model, device = _load(checkpoint, device)
     options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
-    options.update(seed=seed, device=device, provenance=provenance)
+    options.update(seed=seed, device=device, provenance=provenance, precision=precision)
     out, t0 = [], time.perf_counter()
     for k, (name, level, out_predictions, out_metrics) in enumerate(levels, 1):
         tagged = {**(extra or {}), "perturbation": {"name": name, "level": float(level)}}
@@ -207,6 +211,7 @@ def _score(
     device,
     provenance: dict | None,
     extra: dict | None,
+    precision: str,
 ) -> dict:
     """Score one (possibly perturbed) split with a loaded model and write both files."""
     transform = None
@@ -223,13 +228,14 @@ def _score(
     if rows.empty:
         raise ValueError(f"the {split} split has no videos (methods={methods})")
     log.info("%s: scoring %d clips of %d videos", checkpoint, len(dataset), len(rows))
-    scores = predict(model, dataset, batch_size, device) if len(dataset) else np.zeros(0)
+    scores = predict(model, dataset, batch_size, device, precision) if len(dataset) else np.zeros(0)
     status_path = Path(faces_dir) / "status.csv"
     status = pd.read_csv(status_path) if status_path.is_file() else pd.DataFrame()
     table = predictions_table(rows, dataset, scores, status)
     metrics = metrics_of(table, bootstrap, seed)
     metrics["checkpoint"] = checkpoint
     metrics["split"] = split
+    metrics["precision"] = precision
     metrics["methods"] = list(methods) if methods else None
     metrics["perturbation"] = (
         {"name": perturbation[0], "level": perturbation[1]} if perturbation else None

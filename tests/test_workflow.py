@@ -50,7 +50,8 @@ TINY = {
         },
     },
     "train": {"epochs": 2, "batch_size": 4, "optimizer": "adamw", "lr": 1e-3},
-    "evaluate": {"bootstrap": 50},
+    # fp32: a 2-epoch model's scores differ in the 4th digit, below bf16's resolution
+    "evaluate": {"bootstrap": 50, "precision": "fp32"},
     "interpret": {"experiments": ["ffpp"], "heatmaps": 2, "fractions": [5, 30], "max_clips": 8},
     "ablations": {
         "attention": {"datasets": {"dfdc_demo": "celebdf"}, "variants": ["joint"]},

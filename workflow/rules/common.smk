@@ -47,7 +47,7 @@ try:
 except (ConfigError, TypeError, ValueError) as exc:
     _invalid(exc)
 
-EVALUATE = {"bootstrap": 1000, "batch_size": 16, **config.get("evaluate", {})}
+EVALUATE = {"bootstrap": 1000, "batch_size": 16, "precision": "auto", **config.get("evaluate", {})}
 THREADS = {"train": 8, "evaluate": 1, "interpret": 1, **config.get("threads", {})}
 GPUS = {"train": 0, "evaluate": 0, "interpret": 0, **config.get("gpus", {})}
 

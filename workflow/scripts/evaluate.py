@@ -22,6 +22,7 @@ metrics = evaluate(
     methods=sm.params.testset["methods"],
     batch_size=sm.params.evaluate["batch_size"],
     bootstrap=sm.params.evaluate["bootstrap"],
+    precision=sm.params.evaluate["precision"],
     seed=sm.params.seed,
     provenance=provenance(sm.config),
     perturbation=getattr(sm.params, "perturbation", None),

@@ -28,6 +28,7 @@ evaluate_perturbations(
     methods=sm.params.testset["methods"],
     batch_size=sm.params.evaluate["batch_size"],
     bootstrap=sm.params.evaluate["bootstrap"],
+    precision=sm.params.evaluate["precision"],
     seed=sm.params.seed,
     provenance=provenance(sm.config),
     extra={
