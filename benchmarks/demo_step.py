@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_utils import cpu_line, emit  # noqa: E402
 
 from istvt.config import ModelConfig  # noqa: E402
+from istvt.inference import cpu_has_native_bf16, resolve_precision  # noqa: E402
 from istvt.model import ISTVT  # noqa: E402
-from istvt.train import cpu_has_native_bf16, resolve_precision  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

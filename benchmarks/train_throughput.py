@@ -47,8 +47,9 @@ from torch.utils.data import DataLoader
 from istvt.config import ModelConfig
 from istvt.data.dataset import ClipDataset, model_input
 from istvt.data.shards import encode_clip, write_shard
+from istvt.inference import resolve_precision
 from istvt.model import ISTVT
-from istvt.train import TrainConfig, dropout_augmentation, resolve_precision
+from istvt.train import TrainConfig, dropout_augmentation
 
 SIZES = {
     "paper": ModelConfig(),

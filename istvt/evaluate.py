@@ -19,9 +19,9 @@ import pandas as pd
 from istvt.checkpoint import load_checkpoint
 from istvt.data.dataset import ClipDataset, split_dataset
 from istvt.fsutil import atomic_path
+from istvt.inference import Scorer, predict, prepare
 from istvt.metrics import bootstrap_ci, point_metrics
 from istvt.provenance import provenance as make_provenance
-from istvt.train import predict
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,14 @@ def evaluate(
 
     ``perturbation`` = (name, level) applies a clip-level robustness perturbation
     (:mod:`istvt.perturb`) to every test clip, seeded by ``seed`` and the clip.
-    ``precision``: auto (bf16 autocast on GPUs and CPUs with native bf16), fp32, bf16.
+    ``precision``: auto, fp32, bf16, fp16 or int8 (:mod:`istvt.inference`); the metrics
+    record the path taken (``precision``) and the one asked for.
     """
-    model, device = _load(checkpoint, device)
+    scorer = _load(checkpoint, device, precision, batch_size)
     options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
-    options.update(seed=seed, device=device, provenance=provenance, extra=extra)
-    options.update(precision=precision)
+    options.update(seed=seed, provenance=provenance, extra=extra, precision=precision)
     return _score(
-        model,
+        scorer,
         str(checkpoint),
         manifest,
         faces_dir,
@@ -154,15 +154,15 @@ def evaluate_perturbations(
     each). ``extra`` gains ``perturbation: {name, level}`` per level."""
     import time
 
-    model, device = _load(checkpoint, device)
+    scorer = _load(checkpoint, device, precision, batch_size)
     options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
-    options.update(seed=seed, device=device, provenance=provenance, precision=precision)
+    options.update(seed=seed, provenance=provenance, precision=precision)
     out, t0 = [], time.perf_counter()
     for k, (name, level, out_predictions, out_metrics) in enumerate(levels, 1):
         tagged = {**(extra or {}), "perturbation": {"name": name, "level": float(level)}}
         perturbation = (name, float(level))
         metrics = _score(
-            model,
+            scorer,
             str(checkpoint),
             manifest,
             faces_dir,
@@ -187,15 +187,20 @@ def evaluate_perturbations(
     return out
 
 
-def _load(checkpoint: str | Path, device: str | None):
+def _load(checkpoint: str | Path, device: str | None, precision: str, batch_size: int) -> Scorer:
+    """The checkpoint's model along the ``precision`` path (auto: measured, see
+    :mod:`istvt.inference`)."""
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return load_checkpoint(checkpoint, map_location=device).to(device).eval(), device
+    model = load_checkpoint(checkpoint, map_location=device)
+    scorer = prepare(model, precision, device, batch_size)
+    log.info("%s: precision %s -> %s on %s", checkpoint, precision, scorer.precision, device)
+    return scorer
 
 
 def _score(
-    model,
+    scorer: Scorer,
     checkpoint: str,
     manifest: pd.DataFrame,
     faces_dir: str | Path,
@@ -208,7 +213,6 @@ def _score(
     batch_size: int,
     bootstrap: int,
     seed: int,
-    device,
     provenance: dict | None,
     extra: dict | None,
     precision: str,
@@ -228,14 +232,15 @@ def _score(
     if rows.empty:
         raise ValueError(f"the {split} split has no videos (methods={methods})")
     log.info("%s: scoring %d clips of %d videos", checkpoint, len(dataset), len(rows))
-    scores = predict(model, dataset, batch_size, device, precision) if len(dataset) else np.zeros(0)
+    scores = predict(scorer, dataset, batch_size) if len(dataset) else np.zeros(0)
     status_path = Path(faces_dir) / "status.csv"
     status = pd.read_csv(status_path) if status_path.is_file() else pd.DataFrame()
     table = predictions_table(rows, dataset, scores, status)
     metrics = metrics_of(table, bootstrap, seed)
     metrics["checkpoint"] = checkpoint
     metrics["split"] = split
-    metrics["precision"] = precision
+    metrics["precision"] = scorer.precision  # the path taken
+    metrics["precision_requested"] = precision
     metrics["methods"] = list(methods) if methods else None
     metrics["perturbation"] = (
         {"name": perturbation[0], "level": perturbation[1]} if perturbation else None

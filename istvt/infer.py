@@ -13,6 +13,7 @@ import torch
 from istvt.data.dataset import to_tensor
 from istvt.data.manifest.common import VIDEO_SUFFIXES
 from istvt.data.preprocess import PreprocessOptions, process_video
+from istvt.inference import Scorer, prepare
 from istvt.model import ISTVT
 
 COLUMNS = ["video", "status", "score", "label", "clips", "clip_scores", "detail"]
@@ -38,8 +39,12 @@ def infer_video(
     relevance: str | Path | None = None,
     overlay: str | Path | None = None,
     target: str = "fake",
+    scorer: Scorer | None = None,
 ) -> dict:
     """Score one video. A video without usable clips gets its status and no score.
+
+    ``scorer`` (:func:`istvt.inference.prepare`) sets the precision path of the scores
+    (default fp32); the relevance maps are always computed in fp32 on ``model``.
 
     With ``figure``, also write a picture of the aligned clips with their scores; with
     ``relevance``, the ISTVT-LRP heatmaps (for class ``target``) of the clip with the
@@ -60,9 +65,9 @@ def infer_video(
         "detail": status.get("detail", ""),
     }
     if clips:
-        model.eval()
+        scorer = scorer or prepare(model, "fp32", "cpu")
         x = torch.stack([to_tensor(c.frames) for _, c in clips])
-        scores = torch.sigmoid(model(x)).numpy().astype(float)
+        scores = scorer.probabilities(x)
         row["score"] = float(scores.mean())
         row["label"] = "fake" if row["score"] > threshold else "real"
         row["clip_scores"] = " ".join(f"{s:.4f}" for s in scores)
@@ -110,7 +115,11 @@ def _explain_clips(model, x, clips, scores, path, relevance, overlay, target) ->
 
 
 def infer_folder(
-    model: ISTVT, folder: str | Path, options: PreprocessOptions, out_csv: str | Path
+    model: ISTVT,
+    folder: str | Path,
+    options: PreprocessOptions,
+    out_csv: str | Path,
+    scorer: Scorer | None = None,
 ) -> pd.DataFrame:
     """Score every video below ``folder``; broken or face-less ones are listed with
     their reason, never dropped."""
@@ -124,7 +133,9 @@ def infer_folder(
     )
     if not paths:
         raise FileNotFoundError(f"{folder}: no videos ({', '.join(VIDEO_SUFFIXES)}) found")
-    table = pd.DataFrame([infer_video(model, p, options) for p in paths], columns=COLUMNS)
+    scorer = scorer or prepare(model, "fp32", "cpu")
+    rows = [infer_video(model, p, options, scorer=scorer) for p in paths]
+    table = pd.DataFrame(rows, columns=COLUMNS)
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_csv, index=False)

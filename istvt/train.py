@@ -28,7 +28,7 @@ from istvt.checkpoint import save_checkpoint
 from istvt.config import ModelConfig, dataclass_from_dict
 from istvt.data.dataset import ClipDataset, model_input, split_dataset
 from istvt.fsutil import atomic_path
-from istvt.metrics import point_metrics, video_scores
+from istvt.inference import TRAIN_PRECISIONS, evaluate_split, resolve_precision
 from istvt.model import ISTVT
 from istvt.provenance import provenance as make_provenance
 
@@ -48,33 +48,8 @@ LOG_COLUMNS = [
 ]
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: TrainConfig keys that change speed, not results: a resume ignores them.
 LOADER_KEYS = ("num_workers", "pin_memory", "prefetch_factor")
-
-
-def cpu_has_native_bf16() -> bool:
-    """Does this CPU compute bf16 in hardware (AVX512-BF16 or AMX)? Without it, oneDNN
-    emulates bf16 and is slower than fp32 (7x on an AVX2-only CPU, model issue notes)."""
-    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
-        check = getattr(torch.cpu, probe, None)
-        if check is not None and check():
-            return True
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of a run (None: fp32). ``auto``: bf16 on GPUs that have it
-    (fp16 on older ones) and on CPUs with native bf16 -- a demo-size training step runs
-    1.6x, inference 2.4x faster than fp32 on one AMX core (benchmarks/train_throughput.py,
-    benchmarks/model_speed.py) -- fp32 on other CPUs."""
-    if precision == "auto":
-        if device.type != "cuda":
-            return torch.bfloat16 if cpu_has_native_bf16() else None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("train.precision fp16 needs a GPU; use bf16 or fp32 on a CPU")
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 @dataclass(frozen=True)
@@ -121,9 +96,10 @@ class TrainConfig:
             raise ValueError(f"train.select_metric {self.select_metric!r} unknown")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("train.epochs and train.batch_size must be >= 1")
-        if self.precision not in PRECISIONS:
+        if self.precision not in TRAIN_PRECISIONS:
             raise ValueError(
-                f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+                f"train.precision must be one of {', '.join(TRAIN_PRECISIONS)}, "
+                f"got {self.precision!r}"
             )
         if self.num_workers < 0 or self.prefetch_factor < 1:
             raise ValueError("train.num_workers must be >= 0 and train.prefetch_factor >= 1")
@@ -166,75 +142,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     )
 
 
-@torch.no_grad()
-def predict(
-    model: ISTVT,
-    dataset: ClipDataset,
-    batch_size: int = 16,
-    device: torch.device | str = "cpu",
-    precision: str = "auto",
-) -> np.ndarray:
-    """Fake probability of every clip of ``dataset`` (in dataset order).
-
-    Inside a process group every rank scores its share of the clips and all ranks
-    receive all scores. ``precision`` as in training (auto: bf16 autocast on GPUs and
-    on CPUs with native bf16).
-    """
-    model.eval()
-    device = torch.device(device)
-    amp_dtype = resolve_precision(precision, device)
-    world = distributed.current()
-    sampler = (
-        DistributedSampler(dataset, world.size, world.rank, shuffle=False)
-        if world.distributed
-        else None
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        sampler=sampler,
-        pin_memory=device.type == "cuda",
-    )
-    indices, scores = [], []
-    for x, _, idx in loader:
-        with torch.autocast(
-            device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-        ):
-            logits = model(x.to(device, non_blocking=True))
-        scores.append(torch.sigmoid(logits.float()).cpu().numpy())
-        indices.append(idx.numpy())
-    out = np.zeros(len(dataset), dtype=np.float64)
-    if indices:
-        mine = (np.concatenate(indices), np.concatenate(scores))
-    else:
-        mine = (np.zeros(0, np.int64), np.zeros(0))
-    for idx, values in distributed.gather(mine):
-        out[idx] = values
-    return out
-
-
-def evaluate_split(
-    model: ISTVT, dataset: ClipDataset, batch_size: int, device, precision: str = "auto"
-) -> dict:
-    """Loss and clip/video accuracy and AUC of a split."""
-    import pandas as pd
-
-    scores = predict(model, dataset, batch_size, device, precision)
-    labels = dataset.labels.astype(float)
-    eps = 1e-7
-    loss = float(-np.mean(labels * np.log(scores + eps) + (1 - labels) * np.log(1 - scores + eps)))
-    clips = pd.DataFrame({"video_id": dataset.video_ids, "label": dataset.labels, "score": scores})
-    videos = video_scores(clips)
-    vm = point_metrics(videos.label.to_numpy(), videos.score.to_numpy())
-    return {
-        "val_loss": loss,
-        "val_clip_acc": float(((scores > 0.5) == labels).mean()),
-        "val_video_acc": vm["acc"],
-        "val_video_auc": vm["auc"],
-    }
-
-
 def train(
     model_cfg: ModelConfig,
     cfg: TrainConfig,
@@ -251,34 +158,124 @@ def train(
     ``state_path`` (outside the declared outputs) holds the last finished epoch;
     a rerun with the same configuration continues from it, with any number of
     processes. Inside a process group (``torchrun``) every rank runs this function;
-    rank 0 alone logs and writes files.
+    rank 0 alone logs and writes files. The steps: check the splits and the batch,
+    build the model and optimiser (:func:`_setup`), resume (:func:`_resume`), then per
+    epoch train (:func:`_train_epoch`), validate and select (:func:`_select`), log and
+    save the state (:func:`_end_epoch`); finally write the selected model.
     """
+    world = distributed.current()
+    local_batch = _check_inputs(cfg, train_set, val_set, world)
+    run = _setup(model_cfg, cfg, train_set, val_set, device, world)
+    state_path, out_model, log_csv = Path(state_path), Path(out_model), Path(log_csv)
+    _resume(run, state_path, world)
+    net = _wrap(run.model, run.device, world)
+    sampler = _sampler(cfg, train_set, world)
+    steps = math.ceil(len(sampler) / local_batch)
+    t_start = time.perf_counter()
+    for epoch in range(run.start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        lr, loss, acc, clips = _train_epoch(run, net, train_set, sampler, epoch, steps, local_batch)
+        metrics = evaluate_split(run.model, val_set, local_batch, run.device, run.precision)
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss,
+            "train_acc": acc,
+            **metrics,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "selected": int(_select(run, metrics)),
+        }
+        run.rows.append(row)
+        if world.is_main:
+            _log_epoch(run, row, clips, t_start)
+            _write_log(run.rows, log_csv)
+            _save_state(run.state(world), state_path)
+        distributed.barrier()  # nobody runs ahead of a state that might be resumed
+    best_row = max((r for r in run.rows if r["selected"]), key=lambda r: r["epoch"])
+    if world.is_main:
+        run.model.load_state_dict(run.best_state)
+        save_checkpoint(
+            out_model,
+            run.model,
+            extra={
+                "train": asdict(cfg),
+                "best_epoch": best_row["epoch"],
+                "precision_used": run.precision,
+                "world_size": world.size,
+                **{k: float(v) for k, v in best_row.items() if k.startswith("val_")},
+                "provenance": provenance or make_provenance(),
+            },
+        )
+        state_path.unlink(missing_ok=True)  # finished: nothing left to resume
+    distributed.barrier()
+    return best_row
+
+
+@dataclass
+class _Run:
+    """What one training run carries from epoch to epoch."""
+
+    cfg: TrainConfig
+    model: ISTVT
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    pos_weight: torch.Tensor | None
+    signature: dict
+    start_epoch: int = 0
+    best: list | None = None  # the selection key of the best epoch so far
+    best_state: dict | None = None
+    rows: list | None = None
+
+    @property
+    def precision(self) -> str:
+        """The path validation takes: the training autocast's (fp32, bf16 or fp16)."""
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32")
+
+    def state(self, world) -> dict:
+        return {
+            "signature": self.signature,
+            "epoch": self.rows[-1]["epoch"],
+            "world_size": world.size,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "best": self.best,
+            "best_model": self.best_state,
+            "rows": self.rows,
+        }
+
+
+def _check_inputs(cfg: TrainConfig, train_set, val_set, world) -> int:
+    """Both splits hold clips and the global batch divides over the processes; returns
+    the per-process batch."""
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(
             f"empty split: {len(train_set)} training and {len(val_set)} "
             f"validation clips; check the manifest splits and preprocessing status"
         )
-    world = distributed.current()
     if cfg.batch_size % world.size:
         raise ValueError(
             f"train.batch_size = {cfg.batch_size} is the global batch and must divide evenly "
             f"over the {world.size} training processes; choose a multiple of {world.size}"
         )
-    local_batch = cfg.batch_size // world.size
+    return cfg.batch_size // world.size
+
+
+def _setup(model_cfg, cfg: TrainConfig, train_set, val_set, device, world) -> _Run:
+    """Seeded model (NHWC entry flow), optimiser, loss scaler, class weight, and the
+    signature a resumable state must match."""
     device = distributed.training_device(device, world)
     seed_everything(cfg.seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     amp_dtype = resolve_precision(cfg.precision, device)
-    used = str(amp_dtype or torch.float32).replace("torch.", "")
-    if world.is_main:
-        log.info("train.precision %s: %s autocast on %s", cfg.precision, used, device)
-    model = ISTVT(model_cfg).to(device)  # NHWC entry flow (ISTVT's default)
+    model = ISTVT(model_cfg).to(device)
     if world.distributed and cfg.sync_batchnorm:
         # before the optimizer is made: the conversion replaces the BatchNorm parameters
         model = distributed.synchronise_batchnorm(model, device)
-    opt = make_optimizer(model, cfg)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     pos_weight = None
     if cfg.balance_classes:
         fakes = int(train_set.labels.sum())
@@ -292,160 +289,147 @@ def train(
         "train_clips": len(train_set),
         "val_clips": len(val_set),
     }
-    state_path, out_model, log_csv = Path(state_path), Path(out_model), Path(log_csv)
-    start_epoch, best, best_state, rows = 0, None, None, []
-    if state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state.get("signature") == signature:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            if "scaler" in state:
-                scaler.load_state_dict(state["scaler"])
-            torch.set_rng_state(state["rng"])
-            start_epoch, best, rows = state["epoch"], state["best"], state["rows"]
-            best_state = state["best_model"]
-            if world.is_main:
-                log.info(
-                    "resuming after epoch %d from %s (saved by %s process(es), now %d)",
-                    start_epoch,
-                    state_path,
-                    state.get("world_size", 1),
-                    world.size,
-                )
-        elif world.is_main:
+    run = _Run(
+        cfg,
+        model,
+        make_optimizer(model, cfg),
+        torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        device,
+        amp_dtype,
+        pos_weight,
+        signature,
+        rows=[],
+    )
+    if world.is_main:
+        log.info("train.precision %s: %s autocast on %s", cfg.precision, run.precision, device)
+    return run
+
+
+def _resume(run: _Run, state_path: Path, world) -> None:
+    """Continue from ``state_path`` if it was saved by the same configuration."""
+    if not state_path.is_file():
+        return
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    if state.get("signature") != run.signature:
+        if world.is_main:
             log.warning("%s belongs to another configuration: starting afresh", state_path)
-    net: torch.nn.Module = model
-    if world.distributed:
-        # 1x1 convolutions' gradients: strides of size-1 dimensions differ, harmlessly
-        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
-        net = torch.nn.parallel.DistributedDataParallel(
-            model,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            gradient_as_bucket_view=True,  # gradients live in the all-reduce buckets
+        return
+    run.model.load_state_dict(state["model"])
+    run.opt.load_state_dict(state["optimizer"])
+    if "scaler" in state:
+        run.scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"])
+    run.start_epoch, run.best, run.rows = state["epoch"], state["best"], state["rows"]
+    run.best_state = state["best_model"]
+    if world.is_main:
+        log.info(
+            "resuming after epoch %d from %s (saved by %s process(es), now %d)",
+            run.start_epoch,
+            state_path,
+            state.get("world_size", 1),
+            world.size,
         )
+
+
+def _wrap(model: ISTVT, device: torch.device, world) -> torch.nn.Module:
+    """DistributedDataParallel inside a process group, the model itself otherwise."""
+    if not world.distributed:
+        return model
+    # 1x1 convolutions' gradients: strides of size-1 dimensions differ, harmlessly
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
+    return torch.nn.parallel.DistributedDataParallel(
+        model,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        gradient_as_bucket_view=True,  # gradients live in the all-reduce buckets
+    )
+
+
+def _sampler(cfg: TrainConfig, train_set, world):
+    """Every rank takes its slice of one seeded global order: rank r's k-th batch holds
+    positions k*B + r, k*B + r + N, ... of it, so the N slices of step k together are
+    exactly the k-th global batch of a single process."""
     if hasattr(train_set, "set_epoch"):
         train_set.seed = cfg.seed  # augmentation follows the training seed
-    # every rank takes its slice of one seeded global order: rank r's k-th batch holds
-    # positions k*B + r, k*B + r + N, ... of it, so the N slices of step k together are
-    # exactly the k-th global batch of a single process
     if cfg.clips_per_video is None:
-        sampler = DistributedSampler(
+        return DistributedSampler(
             train_set, world.size, world.rank, shuffle=True, seed=cfg.seed, drop_last=False
         )
-    else:
-        sampler = ClipsPerVideoSampler(
-            train_set.video_ids, cfg.clips_per_video, world.size, world.rank, cfg.seed
-        )
-    loader_options: dict = {
-        "num_workers": cfg.num_workers,
-        "pin_memory": cfg.pin_memory and device.type == "cuda",
-    }
+    return ClipsPerVideoSampler(
+        train_set.video_ids, cfg.clips_per_video, world.size, world.rank, cfg.seed
+    )
+
+
+def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, batch: int):
+    """One pass over the sampler's clips; returns (last lr, mean loss, accuracy, clips)
+    over all processes."""
+    cfg, device = run.cfg, run.device
+    sampler.set_epoch(epoch)  # order seeded by seed + epoch: the same after a resume
+    if hasattr(train_set, "set_epoch"):
+        train_set.set_epoch(epoch)
+    options: dict = {"num_workers": cfg.num_workers, "pin_memory": cfg.pin_memory}
+    options["pin_memory"] &= device.type == "cuda"
     if cfg.num_workers:
-        loader_options.update(prefetch_factor=cfg.prefetch_factor, worker_init_fn=_worker_init)
-    steps = math.ceil(len(sampler) / local_batch)
-    higher_better = cfg.select_metric != "val_loss"
-    t_start = time.perf_counter()
-    for epoch in range(start_epoch, cfg.epochs):
-        sampler.set_epoch(epoch)  # order seeded by seed + epoch: the same after a resume
-        if hasattr(train_set, "set_epoch"):
-            train_set.set_epoch(epoch)
-        loader = DataLoader(
-            train_set, batch_size=local_batch, sampler=sampler, drop_last=False, **loader_options
-        )
-        net.train()
-        t0 = time.perf_counter()
-        total, correct, loss_sum = 0, torch.zeros((), device=device), torch.zeros((), device=device)
-        for b, (x, y, _) in enumerate(loader):
-            lr = lr_at(cfg, epoch * steps + b, steps)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            x = model_input(x, device)  # uint8 from the training loader
-            y = y.to(device, non_blocking=True)
-            with torch.autocast(
-                device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-            ):
-                logits = net(x)
-            loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            loss_sum += loss.detach() * len(y)  # no host sync per step
-            correct += ((logits.detach() > 0).float() == y).sum()
-            total += len(y)
-        loss_sum, correct, total = distributed.all_sum(
-            [float(loss_sum), float(correct), float(total)], device
-        )
-        metrics = evaluate_split(model, val_set, local_batch, device, cfg.precision)
-        value = metrics[cfg.select_metric]
-        tie_break = -metrics["val_loss"]
-        key = (value if higher_better else -value, tie_break)
-        selected = best is None or key > tuple(best)
-        if selected:
-            best = list(key)
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        row = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "train_loss": loss_sum / total,
-            "train_acc": correct / total,
-            **metrics,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "selected": int(selected),
-        }
-        rows.append(row)
-        if world.is_main:
-            elapsed = time.perf_counter() - t_start
-            done = epoch + 1 - start_epoch
-            log.info(
-                "epoch %d/%d loss %.4f val_loss %.4f val_video_acc %.3f val_video_auc %.3f%s "
-                "| %.1f s/epoch, %.1f clips/s, ETA %.0f s",
-                epoch + 1,
-                cfg.epochs,
-                row["train_loss"],
-                metrics["val_loss"],
-                metrics["val_video_acc"],
-                metrics["val_video_auc"],
-                " *" if selected else "",
-                elapsed / done,
-                total / max(row["seconds"], 1e-9),
-                elapsed / done * (cfg.epochs - epoch - 1),
-            )
-            _write_log(rows, log_csv)
-            _save_state(
-                {
-                    "signature": signature,
-                    "epoch": epoch + 1,
-                    "world_size": world.size,
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "best": best,
-                    "best_model": best_state,
-                    "rows": rows,
-                },
-                state_path,
-            )
-        distributed.barrier()  # nobody runs ahead of a state that might be resumed
-    best_row = max((r for r in rows if r["selected"]), key=lambda r: r["epoch"])
-    if world.is_main:
-        model.load_state_dict(best_state)
-        save_checkpoint(
-            out_model,
-            model,
-            extra={
-                "train": asdict(cfg),
-                "best_epoch": best_row["epoch"],
-                "precision_used": used,
-                "world_size": world.size,
-                **{k: float(v) for k, v in best_row.items() if k.startswith("val_")},
-                "provenance": provenance or make_provenance(),
-            },
-        )
-        state_path.unlink(missing_ok=True)  # finished: nothing left to resume
-    distributed.barrier()
-    return best_row
+        options.update(prefetch_factor=cfg.prefetch_factor, worker_init_fn=_worker_init)
+    loader = DataLoader(train_set, batch_size=batch, sampler=sampler, drop_last=False, **options)
+    net.train()
+    lr, total = cfg.lr, 0
+    correct, loss_sum = torch.zeros((), device=device), torch.zeros((), device=device)
+    autocast = torch.autocast(
+        device.type, dtype=run.amp_dtype or torch.float32, enabled=run.amp_dtype is not None
+    )
+    for b, (x, y, _) in enumerate(loader):
+        lr = lr_at(cfg, epoch * steps + b, steps)
+        for group in run.opt.param_groups:
+            group["lr"] = lr
+        x = model_input(x, device)  # uint8 from the training loader
+        y = y.to(device, non_blocking=True)
+        with autocast:
+            logits = net(x)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=run.pos_weight)
+        run.opt.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.opt)
+        run.scaler.update()
+        loss_sum += loss.detach() * len(y)  # no host sync per step
+        correct += ((logits.detach() > 0).float() == y).sum()
+        total += len(y)
+    loss_sum, correct, total = distributed.all_sum(
+        [float(loss_sum), float(correct), float(total)], device
+    )
+    return lr, loss_sum / total, correct / total, total
+
+
+def _select(run: _Run, metrics: dict) -> bool:
+    """Is this epoch the best so far (``select_metric``, ties to the lower val loss)?
+    If so, keep a copy of its weights."""
+    value = metrics[run.cfg.select_metric]
+    higher_better = run.cfg.select_metric != "val_loss"
+    key = (value if higher_better else -value, -metrics["val_loss"])
+    if run.best is not None and key <= tuple(run.best):
+        return False
+    run.best = list(key)
+    run.best_state = {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()}
+    return True
+
+
+def _log_epoch(run: _Run, row: dict, clips: float, t_start: float) -> None:
+    elapsed = time.perf_counter() - t_start
+    done = row["epoch"] - run.start_epoch
+    epochs = run.cfg.epochs
+    log.info(
+        "epoch %d/%d loss %.4f val_loss %.4f val_video_acc %.3f val_video_auc %.3f%s "
+        "| %.1f s/epoch, %.1f clips/s, ETA %.0f s",
+        row["epoch"],
+        epochs,
+        row["train_loss"],
+        row["val_loss"],
+        row["val_video_acc"],
+        row["val_video_auc"],
+        " *" if row["selected"] else "",
+        elapsed / done,
+        clips / max(row["seconds"], 1e-9),
+        elapsed / done * (epochs - row["epoch"]),
+    )
 
 
 class ClipsPerVideoSampler(torch.utils.data.Sampler):

@@ -21,6 +21,21 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _precision_cache(tmp_path_factory):
+    """`precision: auto` remembers its measured choice in $ISTVT_CACHE: a test run keeps
+    its own (also for the workflow runs it starts), never the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("ISTVT_CACHE")
+    os.environ["ISTVT_CACHE"] = str(tmp_path_factory.mktemp("istvt_cache"))
+    yield
+    if old is None:
+        os.environ.pop("ISTVT_CACHE", None)
+    else:
+        os.environ["ISTVT_CACHE"] = old
+
+
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)

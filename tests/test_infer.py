@@ -48,6 +48,21 @@ def test_single_video(setup, capsys):
     assert mean == pytest.approx(np.mean(clip_scores), abs=1e-4)
 
 
+def test_precision_paths_of_infer(setup, capsys):
+    """--precision int8 and bf16 score the same clips as fp32 within 0.02; the path
+    taken is printed."""
+    scores = {}
+    for path in ("fp32", "int8", "bf16"):
+        args = ["infer", "--model", str(setup / "model.pth")]
+        args += ["--video", str(setup / "videos" / "a.mp4"), "--clips", "2", "--precision", path]
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert f"precision {path} -> {path}" in out
+        scores[path] = np.array([float(v) for v in out.split("clip scores:")[1].split()])
+    for path in ("int8", "bf16"):
+        assert np.abs(scores[path] - scores["fp32"]).max() < 0.02, scores
+
+
 def test_broken_single_video_says_why(setup, capsys):
     code = main(
         [

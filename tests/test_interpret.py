@@ -266,9 +266,14 @@ def demo_faithfulness(tmp_path_factory):
         cfg = FaithfulnessConfig(methods=["lrp", "random"], fractions=[2, 5, 10, 20, 30])
         paths = dict(zip(rows.video_id, rows.path, strict=True))
         summary, deletion = measure(model, dataset, cfg, paths, root / "celebdf")
+        from istvt.inference import predict
+
+        clips = pd.DataFrame({"video_id": dataset.video_ids, "label": dataset.labels})
+        for path in ("fp32", "bf16", "int8"):  # every precision path on the same clips
+            clips[path] = predict(model, dataset, 16, "cpu", path)
     finally:
         torch.set_num_threads(threads)
-    return summary.set_index("map"), deletion
+    return summary.set_index("map"), deletion, clips
 
 
 def test_trained_lrp_maps_are_faithful_to_the_model(demo_faithfulness):
@@ -280,7 +285,7 @@ def test_trained_lrp_maps_are_faithful_to_the_model(demo_faithfulness):
     depends on the cue a model learned (the Celeb-DF demo model also reads the frame-to-
     frame jitter of the face crop, outside the mask), which differs with the CPU's
     floating point and the seed; benchmarks/demo_seeds.py reports it per seed."""
-    summary, _ = demo_faithfulness
+    summary, _, _ = demo_faithfulness
     table = summary[["deletion_gain", "deletion_p", "pointing_gain", "mass_gain", "fake@0%"]]
     lrp, rnd = summary.loc["lrp"], summary.loc["random"]
     assert lrp.mask_frames >= 100, table  # every fake frame of the test clips has its mask
@@ -306,14 +311,14 @@ def test_paired_gain_by_hand():
 
 
 def test_trained_lrp_maps_fail_no_randomisation_check(demo_faithfulness):
-    summary, _ = demo_faithfulness
+    summary, _, _ = demo_faithfulness
     for name in ("lrp", "lrp_spatial", "lrp_temporal"):
         assert abs(summary.loc[name, "randomised_spearman"]) < 0.3, summary.randomised_spearman
     assert np.isnan(summary.loc["random", "randomised_spearman"])
 
 
 def test_deleting_lrp_relevant_pixels_lowers_accuracy(demo_faithfulness):
-    _, deletion = demo_faithfulness
+    _, deletion, _ = demo_faithfulness
     curve = deletion[deletion["map"] == "lrp"].sort_values("percent").set_index("percent")
     acc = curve.accuracy
     assert acc[0] >= 80, curve  # the trained model before any deletion (2 fakes per real)
@@ -321,3 +326,20 @@ def test_deleting_lrp_relevant_pixels_lowers_accuracy(demo_faithfulness):
     # helps fakes scored below 0.5 (README, Interpretability). With a third of the pixels
     # gone, a model that uses the relevant pixels has lost much of its accuracy.
     assert acc[30] <= acc[0] - 10, curve
+
+
+def test_every_precision_path_scores_the_trained_demo_model_like_fp32(demo_faithfulness):
+    """bf16 autocast and int8 linear layers, on the trained Celeb-DF demo model's test
+    clips: every clip's fake probability within 0.05 of fp32, and the video AUC within
+    0.5 points (the tolerance the speed issue allows a fast path)."""
+    from istvt.metrics import point_metrics, video_scores
+
+    _, _, clips = demo_faithfulness
+    auc = {}
+    for path in ("fp32", "bf16", "int8"):
+        videos = video_scores(clips.rename(columns={path: "score"}))
+        auc[path] = 100 * point_metrics(videos.label.to_numpy(), videos.score.to_numpy())["auc"]
+    for path in ("bf16", "int8"):
+        worst = float((clips[path] - clips.fp32).abs().max())
+        assert worst <= 0.05, (path, worst)
+        assert abs(auc[path] - auc["fp32"]) <= 0.5, auc

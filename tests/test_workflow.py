@@ -622,6 +622,17 @@ def test_train_and_evaluate_commands_by_hand(tiny_run, tmp_path, capsys):
     assert sorted(pd.read_csv(tmp_path / "eval" / "predictions.csv").video_id) == sorted(
         test_videos
     )
+    assert metrics["precision_requested"] == "auto"
+    assert metrics["precision"] in ("fp32", "bf16", "int8")  # the path auto measured fastest
+    assert f"precision auto -> {metrics['precision']}" in printed
+    scored = {}
+    for path in ("fp32", "int8"):  # a precision asked for is the precision taken
+        args = ["evaluate", str(out / "best_model.pth"), str(manifest), str(faces)]
+        args += [str(tmp_path / path), "--bootstrap", "20", "--precision", path]
+        assert main(args) == 0
+        assert json.loads((tmp_path / path / "metrics.json").read_text())["precision"] == path
+        scored[path] = pd.read_csv(tmp_path / path / "predictions.csv").score
+    assert (scored["int8"] - scored["fp32"]).abs().max() < 0.05
 
 
 def test_interpret_command_by_hand(tiny_run, tmp_path, capsys):

@@ -227,3 +227,58 @@ def iter_clips(
             if missing:
                 report.first_error_frame = missing[0]
                 report.frames_lost = max(report.frames_lost, len(missing))
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """Iterate ``items`` in a background thread, up to ``depth`` items ahead, so that
+    producing the next item overlaps with consuming this one.
+
+    For clips: PyAV decodes and OpenCV converts without holding the GIL, so decoding
+    the next clip runs while dlib (which holds it) aligns the current one. Exceptions
+    of the producer are raised here, in order; when the consumer stops early (an
+    exception, ``break``), the producer is told to stop and its thread is joined, so
+    the video file is closed before this generator returns.
+    """
+    import queue
+    import threading
+
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((None, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            put((exc, None))
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if stop.is_set() and close is not None:
+                close()  # runs the generator's own clean-up (closes the container)
+        put((None, end))
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            exc, item = box.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

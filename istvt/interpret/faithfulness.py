@@ -34,6 +34,7 @@ import torch
 from istvt.data.dataset import ClipDataset
 from istvt.data.demo import load_mask
 from istvt.data.faces import crop_mask
+from istvt.inference import Scorer
 from istvt.interpret.relevance import METHODS, check_supported, explain, upsample
 from istvt.model import ISTVT
 
@@ -145,8 +146,8 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _scores(model: ISTVT, frames: torch.Tensor) -> np.ndarray:
-    with torch.no_grad():
-        return torch.sigmoid(model(frames)).numpy().astype(float)
+    """fp32 scores: the relevance maps are computed in fp32 on the same model."""
+    return Scorer(model, frames.device, "fp32").probabilities(frames)
 
 
 def _maps(model, frames, method, cfg, generator) -> dict[str, torch.Tensor]:
