@@ -12,14 +12,7 @@ from istvt.data.faces import FaceOptions, crop_mask, crop_square
 from istvt.data.manifest import build_manifest
 from istvt.data.preprocess import PreprocessOptions, preprocess_shard, process_video
 from istvt.data.shards import ShardReader, write_shard
-from istvt.data.video import (
-    DecodeReport,
-    VideoError,
-    clip_starts,
-    iter_clips,
-    prefetched,
-    probe,
-)
+from istvt.data.video import DecodeReport, VideoError, clip_starts, iter_clips, probe
 
 from . import videos
 from .conftest import shared_path
@@ -174,40 +167,6 @@ def test_portrait_and_vfr_metadata(bad_inputs):
     table, _ = bad_inputs
     assert (table.loc["portrait"].width, table.loc["portrait"].height) == (160, 288)
     assert table.loc["variable_fps"].frames == 12
-
-
-def test_prefetched_keeps_order_raises_in_order_and_closes_early():
-    import threading
-
-    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
-
-    def failing():
-        yield 1
-        yield 2
-        raise VideoError("x.mp4", "corrupt", "damaged")
-
-    got = []
-    with pytest.raises(VideoError, match="damaged"):
-        for item in prefetched(failing()):
-            got.append(item)
-    assert got == [1, 2]  # every item before the error arrives first
-
-    closed = threading.Event()
-
-    def endless():
-        try:
-            n = 0
-            while True:
-                yield n
-                n += 1
-        finally:
-            closed.set()  # the video container would close here
-
-    for item in prefetched(endless()):
-        if item == 5:
-            break
-    assert closed.is_set()  # the producer was stopped and its clean-up ran
-    assert not [t for t in threading.enumerate() if t.name == "prefetch"]
 
 
 def test_probe_errors_carry_a_reason(tmp_path):

@@ -21,15 +21,7 @@ import pandas as pd
 
 from istvt.data.faces import FaceOptions, FaceTracker, align_clip
 from istvt.data.shards import STORES, encode_clip, write_shard
-from istvt.data.video import (
-    ALL_CLIPS,
-    DecodeReport,
-    VideoError,
-    clip_starts,
-    iter_clips,
-    prefetched,
-    probe,
-)
+from istvt.data.video import ALL_CLIPS, DecodeReport, VideoError, clip_starts, iter_clips, probe
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +146,9 @@ def process_video(path: str, options: PreprocessOptions) -> tuple[dict, list]:
         done: set[int] = set()
         reached: set[int] = set()  # planned clips the stream got to
         decoding = DecodeReport()
-        # decoding the next clip overlaps with aligning this one (see prefetched);
-        # skip() may read `done` a clip late: a clip then decoded in vain is passed over
-        clips_in_order = iter_clips(
+        for start, frames in iter_clips(
             path, sorted(owner), t, skip=lambda s: owner[s] in done, report=decoding
-        )
-        for start, frames in prefetched(clips_in_order):
+        ):
             k = owner[start]
             reached.add(k)
             if k in done:
