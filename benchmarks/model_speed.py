@@ -36,15 +36,16 @@ import argparse
 import platform
 import statistics
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
-from bench_utils import PeakMemory, emit  # benchmarks/bench_utils.py
+from bench_utils import PeakMemory, cpu_line, emit  # benchmarks/bench_utils.py
 
 from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
+from istvt.inference import choose_precision, cpu_has_native_bf16, prepare
 from istvt.model import ISTVT
 from istvt.model.flops import count_macs
 
@@ -59,12 +60,28 @@ SIZES = {
 }
 
 
-def cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+#: (size, variant) -> the path `precision: auto` chose in this run
+AUTO: dict[tuple[str, str], str] = {}
+#: inference paths -> the rows of this benchmark that time them
+PATH_ROWS = {"fp32": "sdpa", "bf16": "fast", "int8": "int8"}
+
+
+def auto_choice(model: ISTVT, device: torch.device, batch: int) -> str:
+    """What ``--precision auto`` picks for this model here, measured afresh (a temporary
+    cache, not the user's)."""
+    import os
+    import tempfile
+
+    old = os.environ.get("ISTVT_CACHE")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["ISTVT_CACHE"] = tmp
+        try:
+            return choose_precision(model, device, batch)
+        finally:
+            if old is None:
+                os.environ.pop("ISTVT_CACHE")
+            else:
+                os.environ["ISTVT_CACHE"] = old
 
 
 @dataclass
@@ -212,22 +229,17 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
             flush=True,
         )
     if args.int8 and device.type == "cpu":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.load_state_dict(initial)
-            model.eval()
-            configure(model, "sdpa")
-            qmodel = torch.ao.quantization.quantize_dynamic(
-                model, {torch.nn.Linear}, dtype=torch.qint8
-            )
+        model.load_state_dict(initial)
+        model.eval()
+        configure(model, "sdpa")
+        scorer = prepare(model, "int8", device)  # istvt infer/evaluate --precision int8
 
-            def qforward():
-                with torch.inference_mode():
-                    return qmodel(x)
+        def qforward():
+            return scorer.logits(x)
 
-            logits = qforward()
-            with PeakMemory(device) as mem_q:
-                fwd = timed(qforward, device, args.repeats)
+        logits = qforward()
+        with PeakMemory(device) as mem_q:
+            fwd = timed(qforward, device, args.repeats)
         results.append(
             Result(
                 size,
@@ -245,6 +257,12 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
             f"  {size:5s} {cfg.attention:18s} int8     fwd {results[-1].forward_ms:9.1f} ms/clip",
             flush=True,
         )
+    if device.type == "cpu":
+        model.load_state_dict(initial)
+        configure(model, "sdpa")
+        choice = auto_choice(model, device, batch)
+        print(f"  {size:5s} {cfg.attention:18s} precision auto -> {choice}", flush=True)
+        AUTO[(size, cfg.attention)] = choice
     return results
 
 
@@ -299,6 +317,75 @@ def report(results: list[Result], peaks: dict[str, float] | None = None) -> str:
     return "\n".join(lines)
 
 
+def auto_report(results: list[Result]) -> str:
+    """The path ``--precision auto`` took per model, and its forward speed against fp32
+    (the ``sdpa`` row) as timed by this benchmark: auto must never be the slower."""
+    index = {(r.size, r.variant, r.path): r for r in results}
+    lines = [
+        "| size | variant | auto picks | fwd ms/clip (auto path) | fp32 fwd ms/clip | "
+        "auto vs fp32 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (size, variant), choice in AUTO.items():
+        fp32 = index[(size, variant, "sdpa")]
+        row = index.get((size, variant, PATH_ROWS[choice]))
+        if row is None:
+            untimed = f"| {size} | {variant} | {choice} | (not timed) |"
+            lines.append(f"{untimed} {fp32.forward_ms:.1f} | - |")
+            continue
+        ratio = fp32.forward_ms / row.forward_ms
+        verdict = "ok" if ratio >= 1.0 else "SLOWER than fp32"
+        lines.append(
+            f"| {size} | {variant} | {choice} | {row.forward_ms:.1f} | {fp32.forward_ms:.1f} | "
+            f"{ratio:.2f}x ({verdict}) |"
+        )
+    return "`precision: auto` (istvt.inference, measured afresh here):\n\n" + "\n".join(lines)
+
+
+def demo_auc(run: Path, paths=("fp32", "bf16", "int8")) -> str:
+    """Video AUC of each trained experiment of a finished run on its own test set, along
+    every precision path, and the largest clip-probability difference to fp32."""
+    import yaml
+
+    from istvt.checkpoint import load_checkpoint
+    from istvt.data.dataset import split_dataset
+    from istvt.data.manifest import read_manifest
+    from istvt.inference import predict
+    from istvt.metrics import point_metrics, video_scores
+
+    config = yaml.safe_load((run / "config" / "config.yaml").read_text())
+    lines = [
+        "| experiment | test videos | "
+        + " | ".join(f"{p} AUC %" for p in paths)
+        + " | "
+        + " | ".join(f"{p} dAUC | {p} max dp" for p in paths[1:])
+        + " |",
+        "|" + "---|" * (2 + len(paths) + 2 * (len(paths) - 1)),
+    ]
+    for name, experiment in config["experiments"].items():
+        checkpoint = run / "results" / "models" / name / "best_model.pth"
+        dataset = experiment["dataset"]
+        if not checkpoint.is_file():
+            continue
+        manifest = read_manifest(run / "results" / "manifests" / f"{dataset}.csv")
+        clips, rows = split_dataset(manifest, run / "results" / "faces" / dataset, "test")
+        model = load_checkpoint(checkpoint, map_location="cpu")
+        scores, auc = {}, {}
+        for path in paths:
+            scores[path] = predict(model, clips, 16, "cpu", path)
+            table = pd.DataFrame(
+                {"video_id": clips.video_ids, "label": clips.labels, "score": scores[path]}
+            )
+            videos = video_scores(table)
+            auc[path] = 100 * point_metrics(videos.label.to_numpy(), videos.score.to_numpy())["auc"]
+        cells = [f"{auc[p]:.1f}" for p in paths]
+        for p in paths[1:]:
+            worst = abs(scores[p] - scores["fp32"]).max()
+            cells += [f"{auc[p] - auc['fp32']:+.2f}", f"{worst:.4f}"]
+        lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
+    return f"Demo test sets of {run} along each precision path:\n\n" + "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (both if CUDA)")
@@ -323,6 +410,11 @@ def main() -> None:
         type=float,
         help="the GPU's dense bf16 peak (default: from the datasheet for known GPUs)",
     )
+    parser.add_argument(
+        "--demo-run",
+        help="a finished default run (the folder holding results/): video AUC of each "
+        "experiment's in-dataset test set along every precision path, against fp32",
+    )
     parser.add_argument("--out", help="write the Markdown table to this file too")
     args = parser.parse_args()
 
@@ -331,9 +423,10 @@ def main() -> None:
     else:
         devices = [args.device]
     header = [
+        cpu_line(),
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} CPU threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}, native CPU bf16: {cpu_has_native_bf16()}"
+        f"{torch.backends.cpu.get_cpu_capability()}, native CPU bf16: {cpu_has_native_bf16()}",
     ]
     header.append(
         f"fp32 GEMM throughput (2534x728 @ 728x2912, the FFN's shape): "
@@ -363,6 +456,10 @@ def main() -> None:
                 )
                 results += measure(cfg, size, device, args)
         tables.append(f"### {dev}\n\n{report(results, peaks)}")
+        if device.type == "cpu" and AUTO:
+            tables.append(auto_report(results))
+    if args.demo_run:
+        tables.append(demo_auc(Path(args.demo_run)))
     text = "\n".join(header) + "\n\n" + "\n\n".join(tables) + "\n"
     emit(text, args.out)
 
