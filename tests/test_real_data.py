@@ -30,6 +30,8 @@ def _arrange(samples, data):
             os.symlink(meta.parent / name, dfdc / "test" / name)
             lines.append(f"{name},{1 if entry['label'] == 'FAKE' else 0}")
     (dfdc / "test" / "labels.csv").write_text("\n".join(lines) + "\n")
+    # and one training part, which this plan never reads (DFDC is a test set here)
+    os.symlink(samples / "DFDC" / "dfdc_train_part_0", dfdc / "dfdc_train_part_0")
     return ffpp, dfdc
 
 
@@ -92,6 +94,11 @@ def test_workflow_on_real_videos_from_a_checkout_root(tmp_path):
     coverage = (results / "manifests" / "ffpp.coverage.md").read_text()
     assert "7 of 5000 expected videos present" in coverage
     assert "| FaceSwap | c23 | 0 / 720 | 0 / 140 | 1 / 140 |" in coverage
+    # DFDC is only tested on: its manifest keeps the test split, the log says what not
+    assert set(pd.read_csv(results / "manifests" / "dfdc.csv").split) == {"test"}
+    assert "left out, no experiment reads them: {'train': 1}" in (
+        root / "logs" / "manifest" / "dfdc.log"
+    ).read_text()
     for name, n in (("ffpp", 7), ("dfdc", 3)):
         status = pd.read_csv(results / "faces" / name / "status.csv")
         assert len(status) == n  # processed + failed = input count

@@ -180,6 +180,16 @@ for _table, _cells in (("table1", TABLE1_CELLS), ("table2", TABLE2_CELLS)):
             )
 
 EVALUATIONS = [(e, t) for e, ex in EXPERIMENTS.items() for t in ex["test"]]
+# The splits of each data set this plan reads: train and val where a model trains on
+# it, test where one is tested on it (its own test split included: robustness and
+# interpretation read it). The manifest keeps only those, so a data set used for
+# testing alone (the full DFDC: 5,000 test videos beside 119,000 training ones) has
+# only its test videos face-extracted; the coverage table still counts them all.
+SPLITS_USED = {_name: set() for _name in DATASETS}
+for _name, _ex in EXPERIMENTS.items():
+    SPLITS_USED[_ex["dataset"]] |= {"train", "val", "test"}
+    for _t in _ex["test"]:
+        SPLITS_USED[TESTSETS[_t]["dataset"]].add("test")
 
 
 def _check_splits():
@@ -288,6 +298,10 @@ def get_dataset_root(wildcards):
 
 def get_dataset_options(wildcards):
     return DATASETS[wildcards.dataset].get("options", {})
+
+
+def get_dataset_splits(wildcards):
+    return sorted(SPLITS_USED[wildcards.dataset] or {"train", "val", "test"})
 
 
 def _data_of(dataset, experiment=None):

@@ -28,6 +28,7 @@ checkpoint manifest:  # a checkpoint: its row count decides the preprocessing sh
         layout=get_dataset_layout,
         root=get_dataset_root,
         options=get_dataset_options,
+        splits=get_dataset_splits,
         istvt_version=ISTVT_VERSION,
     log:
         "logs/manifest/{dataset}.log",
