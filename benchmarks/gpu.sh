@@ -20,6 +20,12 @@ echo "== model speed"
 timeout 300 $py benchmarks/model_speed.py --device cuda --sizes paper \
   --variants temporal_first joint --batch 32 --repeats 5 --compile \
   --out "$out/model_speed.md" 2>&1 | tail -n 40
+echo "== joint at batch 32: bf16 with activation checkpointing"
+timeout 300 $py benchmarks/model_speed.py --device cuda --sizes paper \
+  --variants joint --batch 32 --repeats 3 --checkpointing \
+  --out "$out/model_speed_joint_ckpt.md" 2>&1 | tail -n 12
+echo "== ISTVT-LRP per clip at paper size"
+timeout 200 $py benchmarks/lrp_speed.py --device cuda --out "$out/lrp_speed.md" 2>&1 | tail -n 8
 
 fi
 if [[ $parts == *" loader "* ]]; then

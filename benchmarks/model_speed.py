@@ -11,7 +11,9 @@ times three execution paths of the same weights:
   times slower, so it is skipped unless ``--bf16`` asks for it.
 * ``int8`` (CPU inference, ``--int8``): dynamic int8 quantisation of the linear layers,
   the low-precision route AVX2-only CPUs do have;
-* ``compiled`` (``--compile``): ``fast`` under ``torch.compile``.
+* ``compiled`` (``--compile``): ``fast`` under ``torch.compile``;
+* ``ckpt`` (``--checkpointing``): ``fast`` with activation checkpointing of the
+  transformer blocks (``train.activation_checkpointing``), for training memory.
 
 On CUDA the ``fast`` and ``compiled`` paths allow only the fused SDPA kernels (flash,
 memory-efficient); if neither accepts the model's shapes the run fails instead of
@@ -152,7 +154,7 @@ def fused_sdpa_only(device: torch.device, path: str):
     """On CUDA the fast paths may use flash / memory-efficient SDPA kernels only."""
     import contextlib
 
-    if device.type != "cuda" or path not in ("fast", "compiled"):
+    if device.type != "cuda" or path not in ("fast", "compiled", "ckpt"):
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -162,6 +164,7 @@ def fused_sdpa_only(device: torch.device, path: str):
 def configure(model: ISTVT, path: str) -> None:
     model.set_attention_impl("explicit" if path == "explicit" else "sdpa")
     model.set_channels_last(path != "explicit")
+    model.set_activation_checkpointing(path == "ckpt")
 
 
 def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Result]:
@@ -174,6 +177,8 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
     paths = ["explicit", "sdpa"] + (["fast"] if bf16 else [])
     if args.compile:
         paths.append("compiled")
+    if args.checkpointing:
+        paths.append("ckpt")
     cost = count_macs(cfg)
     flops = 2.0 * (cost.total + cost.attention)
     results = []
@@ -183,7 +188,7 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
     for path in paths:
         model.load_state_dict(initial)
         configure(model, path)
-        low = path in ("fast", "compiled") and bf16
+        low = path in ("fast", "compiled", "ckpt") and bf16
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=low)
         net = torch.compile(model) if path == "compiled" else model
 
@@ -405,6 +410,12 @@ def main() -> None:
         "--bf16", action="store_true", help="time the bf16 path even on CPUs without native bf16"
     )
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument(
+        "--checkpointing",
+        action="store_true",
+        help="also time the fast path with activation checkpointing (train.activation_"
+        "checkpointing: transformer blocks recomputed in the backward pass)",
+    )
     parser.add_argument(
         "--peak-tflops",
         type=float,

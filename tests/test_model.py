@@ -111,6 +111,31 @@ def test_fused_and_explicit_model_agree_with_gradients(attention):
     torch.testing.assert_close(grads["sdpa"][1], grads["explicit"][1], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("attention", ["temporal_first", "joint", "factorised_encoder"])
+def test_activation_checkpointing_gives_the_same_step(attention):
+    """Training mode: the same logits and gradients with the blocks' activations
+    recomputed in the backward pass (dropout on: its random mask is replayed too), and
+    the BatchNorm running statistics move exactly once."""
+    cfg = tiny_config(attention, dropout=0.1)
+    x = clip(cfg)
+    results = {}
+    for enabled in (False, True):
+        torch.manual_seed(0)
+        model = ISTVT(cfg).train()
+        model.set_activation_checkpointing(enabled)
+        torch.manual_seed(1)
+        out = model(x)
+        out.sum().backward()
+        bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        results[enabled] = (out.detach(), grads, bn.running_mean.clone())
+    torch.testing.assert_close(results[True][0], results[False][0])
+    assert len(results[True][1]) == len(results[False][1])
+    for a, b in zip(results[True][1], results[False][1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(results[True][2], results[False][2])
+
+
 def test_attention_maps_and_gradients_are_kept():
     cfg = tiny_config()
     model = ISTVT(cfg).eval()

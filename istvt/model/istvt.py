@@ -141,6 +141,7 @@ class ISTVT(nn.Module):
         # step runs 1.47x and inference 2x faster than NCHW (benchmarks/model_speed.py
         # compares both); the authors'-style baseline there switches it off
         self.set_channels_last(True)
+        self.checkpoint_blocks = False  # set_activation_checkpointing
 
     def _init_weights(self) -> None:
         for p in (self.pos_embed, self.space_token, self.temporal_token):
@@ -164,6 +165,20 @@ class ISTVT(nn.Module):
     def set_channels_last(self, enabled: bool = True) -> None:
         """Run the entry-flow convolutions in NHWC layout."""
         self.entry_flow.set_channels_last(enabled)
+
+    def set_activation_checkpointing(self, enabled: bool = True) -> None:
+        """In training, keep only each transformer block's input and recompute its
+        activations in the backward pass: less memory for one more block forward. The
+        entry flow is not checkpointed: recomputing its BatchNorm layers in training
+        mode would update their running statistics twice."""
+        self.checkpoint_blocks = enabled
+
+    def _block(self, blk: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(blk, x, use_reentrant=False)
+        return blk(x)
 
     # ------------------------------------------------------------------------- forward
     def tokens(self, frames: torch.Tensor) -> torch.Tensor:
@@ -192,7 +207,7 @@ class ISTVT(nn.Module):
         """(B, T, 3, H, W) -> (B, C) pooled representation fed to the head."""
         x = self.tokens(frames)
         for blk in self.blocks:
-            x = blk(x)
+            x = self._block(blk, x)
         x = self.norm(x)
         variant = self.cfg.attention
         if variant == "factorised_encoder":
@@ -200,7 +215,7 @@ class ISTVT(nn.Module):
             x = x[:, :, :1]  # frame cls tokens: (B, T, 1, C)
             x = torch.cat((self.temporal_token.expand(b, 1, 1, -1), x), dim=1)
             for blk in self.temporal_blocks:
-                x = blk(x)
+                x = self._block(blk, x)
             return self.temporal_norm(x)[:, 0, 0]
         if variant == "spatial_only":
             return x[:, :, 0].mean(dim=1)
