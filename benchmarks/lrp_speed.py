@@ -8,11 +8,9 @@ a plain forward pass of the same model, batch 1, median of ``--repeats`` after a
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-from bench_utils import PeakMemory, cpu_line, emit  # benchmarks/bench_utils.py
+from bench_utils import PeakMemory, cpu_line, emit, timed  # benchmarks/bench_utils.py
 
 from istvt.config import ModelConfig
 from istvt.interpret.relevance import explain
@@ -24,20 +22,6 @@ SIZES = {
     ),
     "paper": ModelConfig(),
 }
-
-
-def timed(fn, device: torch.device, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from bench_utils import PeakMemory, cpu_line, emit  # benchmarks/bench_utils.py
+from bench_utils import PeakMemory, cpu_line, emit, timed  # benchmarks/bench_utils.py
 
 from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
 from istvt.inference import choose_precision, cpu_has_native_bf16, prepare
@@ -105,21 +104,6 @@ class Result:
     @property
     def train_clips_s(self) -> float | None:
         return None if self.train_ms is None else 1000 / self.train_ms
-
-
-def timed(fn, device: torch.device, repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def gemm_gmacs(repeats: int = 5) -> float:
