@@ -96,9 +96,10 @@ def test_workflow_on_real_videos_from_a_checkout_root(tmp_path):
     assert "| FaceSwap | c23 | 0 / 720 | 0 / 140 | 1 / 140 |" in coverage
     # DFDC is only tested on: its manifest keeps the test split, the log says what not
     assert set(pd.read_csv(results / "manifests" / "dfdc.csv").split) == {"test"}
-    assert "left out, no experiment reads them: {'train': 1}" in (
-        root / "logs" / "manifest" / "dfdc.log"
-    ).read_text()
+    assert (
+        "left out, no experiment reads them: {'train': 1}"
+        in (root / "logs" / "manifest" / "dfdc.log").read_text()
+    )
     for name, n in (("ffpp", 7), ("dfdc", 3)):
         status = pd.read_csv(results / "faces" / name / "status.csv")
         assert len(status) == n  # processed + failed = input count
