@@ -118,19 +118,10 @@ def evaluate(
     ``precision``: auto, fp32, bf16, fp16 or int8 (:mod:`istvt.inference`); the metrics
     record the path taken (``precision``) and the one asked for.
     """
-    scorer = _load(checkpoint, device, precision, batch_size)
+    level = (perturbation, out_predictions, out_metrics, extra)
     options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
-    options.update(seed=seed, provenance=provenance, extra=extra, precision=precision)
-    return _score(
-        scorer,
-        str(checkpoint),
-        manifest,
-        faces_dir,
-        out_predictions,
-        out_metrics,
-        perturbation,
-        **options,
-    )
+    options.update(seed=seed, device=device, provenance=provenance, precision=precision)
+    return _evaluate_levels(checkpoint, manifest, faces_dir, [level], **options)[0]
 
 
 def evaluate_perturbations(
@@ -151,40 +142,96 @@ def evaluate_perturbations(
     """:func:`evaluate` under each clip-level perturbation of ``levels`` = [(name, level,
     out_predictions, out_metrics), ...], with the model loaded once: one process scores
     a model's whole robustness grid (one per level cost a Python and torch start-up
-    each). ``extra`` gains ``perturbation: {name, level}`` per level."""
+    each), and the split read once. Each metrics file records its ``perturbation``."""
+    runs = [
+        ((name, float(level)), out_predictions, out_metrics, extra)
+        for name, level, out_predictions, out_metrics in levels
+    ]
+    options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
+    options.update(seed=seed, device=device, provenance=provenance, precision=precision)
+    return _evaluate_levels(checkpoint, manifest, faces_dir, runs, **options)
+
+
+def _evaluate_levels(
+    checkpoint: str | Path,
+    manifest: pd.DataFrame,
+    faces_dir: str | Path,
+    runs: list[tuple[tuple[str, float] | None, str | Path, str | Path, dict | None]],
+    *,
+    methods,
+    split: str,
+    batch_size: int,
+    bootstrap: int,
+    seed: int,
+    device: str | None,
+    provenance: dict | None,
+    precision: str,
+) -> list[dict]:
+    """Load the model and read the split once, then score it under each (perturbation
+    or None, out_predictions, out_metrics, extra) of ``runs``."""
     import time
 
+    from istvt.perturb import check
+
+    for perturbation, *_ in runs:
+        if perturbation is not None:
+            check(*perturbation)  # every level valid before any work
     scorer = _load(checkpoint, device, precision, batch_size)
-    options = dict(methods=methods, split=split, batch_size=batch_size, bootstrap=bootstrap)
-    options.update(seed=seed, provenance=provenance, precision=precision)
+    dataset, rows = split_dataset(manifest, faces_dir, split, methods)
+    if rows.empty:
+        raise ValueError(f"the {split} split has no videos (methods={methods})")
+    status_path = Path(faces_dir) / "status.csv"
+    status = pd.read_csv(status_path) if status_path.is_file() else pd.DataFrame()
+    common = {
+        "checkpoint": str(checkpoint),
+        "split": split,
+        "precision": scorer.precision,  # the path taken
+        "precision_requested": precision,
+        "methods": list(methods) if methods else None,
+    }
     out, t0 = [], time.perf_counter()
-    for k, (name, level, out_predictions, out_metrics) in enumerate(levels, 1):
-        tagged = {**(extra or {}), "perturbation": {"name": name, "level": float(level)}}
-        perturbation = (name, float(level))
-        metrics = _score(
-            scorer,
-            str(checkpoint),
-            manifest,
-            faces_dir,
-            out_predictions,
-            out_metrics,
-            perturbation,
-            extra=tagged,
-            **options,
+    for k, (perturbation, out_predictions, out_metrics, extra) in enumerate(runs, 1):
+        dataset.transform = _transform(perturbation, seed)
+        log.info("%s: scoring %d clips of %d videos", checkpoint, len(dataset), len(rows))
+        scores = predict(scorer, dataset, batch_size) if len(dataset) else np.zeros(0)
+        table = predictions_table(rows, dataset, scores, status)
+        metrics = {**metrics_of(table, bootstrap, seed), **common}
+        metrics["perturbation"] = (
+            {"name": perturbation[0], "level": perturbation[1]} if perturbation else None
         )
+        metrics.update(extra or {})
+        metrics["provenance"] = provenance or make_provenance()
+        with atomic_path(out_predictions) as tmp:
+            table.to_csv(tmp, index=False)
+        with atomic_path(out_metrics) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2, default=_jsonable) + "\n")
         out.append(metrics)
-        rate = (time.perf_counter() - t0) / k
-        log.info(
-            "%s %g: video AUC %.3f | %d/%d levels, %.1f s/level, ETA %.0f s",
-            name,
-            float(level),
-            metrics["video"]["auc"],
-            k,
-            len(levels),
-            rate,
-            rate * (len(levels) - k),
-        )
+        if len(runs) > 1:
+            rate = (time.perf_counter() - t0) / k
+            log.info(
+                "%s %g: video AUC %.3f | %d/%d levels, %.1f s/level, ETA %.0f s",
+                *perturbation,
+                metrics["video"]["auc"],
+                k,
+                len(runs),
+                rate,
+                rate * (len(runs) - k),
+            )
     return out
+
+
+def _transform(perturbation: tuple[str, float] | None, seed: int):
+    """The clip transform of a clip-level perturbation, seeded by ``seed`` and the clip."""
+    if perturbation is None:
+        return None
+    from istvt.perturb import perturb_clip
+
+    name, level = perturbation
+
+    def transform(clip, key):
+        return perturb_clip(clip, name, level, seed, key)
+
+    return transform
 
 
 def _load(checkpoint: str | Path, device: str | None, precision: str, batch_size: int) -> Scorer:
@@ -197,61 +244,6 @@ def _load(checkpoint: str | Path, device: str | None, precision: str, batch_size
     scorer = prepare(model, precision, device, batch_size)
     log.info("%s: precision %s -> %s on %s", checkpoint, precision, scorer.precision, device)
     return scorer
-
-
-def _score(
-    scorer: Scorer,
-    checkpoint: str,
-    manifest: pd.DataFrame,
-    faces_dir: str | Path,
-    out_predictions: str | Path,
-    out_metrics: str | Path,
-    perturbation: tuple[str, float] | None,
-    *,
-    methods,
-    split: str,
-    batch_size: int,
-    bootstrap: int,
-    seed: int,
-    provenance: dict | None,
-    extra: dict | None,
-    precision: str,
-) -> dict:
-    """Score one (possibly perturbed) split with a loaded model and write both files."""
-    transform = None
-    if perturbation is not None:
-        from istvt.perturb import check, perturb_clip
-
-        name, level = perturbation
-        check(name, level)
-
-        def transform(clip, key):
-            return perturb_clip(clip, name, level, seed, key)
-
-    dataset, rows = split_dataset(manifest, faces_dir, split, methods, transform=transform)
-    if rows.empty:
-        raise ValueError(f"the {split} split has no videos (methods={methods})")
-    log.info("%s: scoring %d clips of %d videos", checkpoint, len(dataset), len(rows))
-    scores = predict(scorer, dataset, batch_size) if len(dataset) else np.zeros(0)
-    status_path = Path(faces_dir) / "status.csv"
-    status = pd.read_csv(status_path) if status_path.is_file() else pd.DataFrame()
-    table = predictions_table(rows, dataset, scores, status)
-    metrics = metrics_of(table, bootstrap, seed)
-    metrics["checkpoint"] = checkpoint
-    metrics["split"] = split
-    metrics["precision"] = scorer.precision  # the path taken
-    metrics["precision_requested"] = precision
-    metrics["methods"] = list(methods) if methods else None
-    metrics["perturbation"] = (
-        {"name": perturbation[0], "level": perturbation[1]} if perturbation else None
-    )
-    metrics.update(extra or {})
-    metrics["provenance"] = provenance or make_provenance()
-    with atomic_path(out_predictions) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(out_metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, default=_jsonable) + "\n")
-    return metrics
 
 
 def _jsonable(value):
