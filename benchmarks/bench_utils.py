@@ -64,18 +64,14 @@ class PeakMemory:
 def cpu_line() -> str:
     """The CPU model, its logical cores and the SIMD flags that decide fast paths."""
     import os
-    from pathlib import Path
 
-    model, flags = "unknown CPU", set()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown CPU":
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+    from istvt.inference import cpu_description
+
+    cpu = cpu_description()
+    flags = set(cpu["flags"])
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
     have = " ".join(f for f in wanted if f in flags) or "none of " + " ".join(wanted)
-    return f"CPU: {model}, {os.cpu_count()} logical cores; flags: {have}"
+    return f"CPU: {cpu['name']}, {os.cpu_count()} logical cores; flags: {have}"
 
 
 def emit(text: str, out: str | None) -> None:

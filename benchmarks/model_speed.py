@@ -67,24 +67,6 @@ AUTO: dict[tuple[str, str], str] = {}
 PATH_ROWS = {"fp32": "sdpa", "bf16": "fast", "int8": "int8"}
 
 
-def auto_choice(model: ISTVT, device: torch.device, batch: int) -> str:
-    """What ``--precision auto`` picks for this model here, measured afresh (a temporary
-    cache, not the user's)."""
-    import os
-    import tempfile
-
-    old = os.environ.get("ISTVT_CACHE")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["ISTVT_CACHE"] = tmp
-        try:
-            return choose_precision(model, device, batch)
-        finally:
-            if old is None:
-                os.environ.pop("ISTVT_CACHE")
-            else:
-                os.environ["ISTVT_CACHE"] = old
-
-
 @dataclass
 class Result:
     size: str
@@ -249,7 +231,7 @@ def measure(cfg: ModelConfig, size: str, device: torch.device, args) -> list[Res
     if device.type == "cpu":
         model.load_state_dict(initial)
         configure(model, "sdpa")
-        choice = auto_choice(model, device, batch)
+        choice = choose_precision(model, device, batch, cache=False)  # measured afresh
         print(f"  {size:5s} {cfg.attention:18s} precision auto -> {choice}", flush=True)
         AUTO[(size, cfg.attention)] = choice
     return results

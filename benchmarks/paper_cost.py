@@ -94,14 +94,19 @@ def plan(config: dict) -> tuple[dict, list]:
             models[name] = {"dataset": ex["dataset"], "methods": None, "model": cfg}
             evaluations.append((name, ex["dataset"], None))
     robustness = config.get("robustness", {})
-    from istvt.perturb import LEVELS  # null levels: the paper's
-
-    grid = robustness.get("perturbations", {})
-    levels = sum(len(LEVELS[k] if v is None else v) for k, v in grid.items())
+    levels = sum(len(v) for v in robustness_grid(config).values())
     for name in robustness.get("experiments", []):
         ds = models[name]["dataset"]
         evaluations += [(name, ds, None)] * levels
     return models, evaluations
+
+
+def robustness_grid(config: dict) -> dict[str, list]:
+    """Perturbation -> levels of the robustness section (null levels: the paper's)."""
+    from istvt.perturb import LEVELS
+
+    grid = config.get("robustness", {}).get("perturbations", {})
+    return {k: list(LEVELS[k] if v is None else v) for k, v in grid.items()}
 
 
 def measure_extraction() -> dict[str, float]:
@@ -196,11 +201,7 @@ def main() -> None:
     # videos re-encoded at each CRF level of the robustness grid
     lengths = {(m["dataset"], m["model"].sequence_length) for m in models.values()}
     robustness = config.get("robustness", {})
-    crf = robustness.get("perturbations", {}).get("compression", [])
-    if "compression" in robustness.get("perturbations", {}) and crf is None:
-        from istvt.perturb import LEVELS
-
-        crf = LEVELS["compression"]
+    crf = robustness_grid(config).get("compression", [])
     robust_sets = {models[e]["dataset"] for e in robustness.get("experiments", [])}
     for ds, r in rows.items():
         n = sum(videos(ds, s, None, config) for s in ("train", "val", "test"))

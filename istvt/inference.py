@@ -46,6 +46,8 @@ TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRECISIONS = (*TRAIN_PRECISIONS, "int8")
 #: ``auto`` takes a lower precision only when it is at least this much faster than fp32.
 AUTO_MARGIN = 1.1
+#: precision name -> autocast dtype (fp32 and int8 run without autocast)
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def cpu_has_native_bf16() -> bool:
@@ -60,12 +62,7 @@ def cpu_has_native_bf16() -> bool:
 
 def int8_available() -> bool:
     """Dynamic int8 linear layers need a quantised CPU engine (x86/fbgemm, onednn, qnnpack)."""
-    return bool(torch.backends.quantized.supported_engines) and torch.backends.quantized.engine in (
-        "x86",
-        "fbgemm",
-        "onednn",
-        "qnnpack",
-    )
+    return torch.backends.quantized.engine != "none"
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
@@ -81,7 +78,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("precision fp16 needs a GPU; use bf16 or fp32 on a CPU")
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return AUTOCAST.get(precision)
 
 
 @dataclass
@@ -93,7 +90,7 @@ class Scorer:
     precision: str  # the path taken: fp32, bf16, fp16 or int8
 
     def autocast(self):
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        dtype = AUTOCAST.get(self.precision)
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=dtype)
@@ -235,21 +232,24 @@ def pick(timings: dict[str, float], margin: float = AUTO_MARGIN) -> str:
 
 
 def choose_precision(
-    model: torch.nn.Module, device: torch.device | str, batch_size: int = 16
+    model: torch.nn.Module, device: torch.device | str, batch_size: int = 16, cache: bool = True
 ) -> str:
     """``auto``: bf16 (fp16 without bf16) on a GPU; on a CPU the path measured fastest for
-    this model, remembered in :func:`cache_file`."""
+    this model, remembered in :func:`cache_file` (``cache=False``: measured afresh and
+    not stored, as the benchmarks do)."""
     device = torch.device(device)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type != "cpu" or not hasattr(model, "cfg"):
         return "fp32"
+    if not cache:
+        return pick(measure_paths(model, device, batch_size))
     key, path = _cache_key(model, device, batch_size), cache_file()
-    cache = {}
+    stored = {}
     with contextlib.suppress(OSError, ValueError):
-        cache = json.loads(path.read_text())
-    if key in cache:
-        return cache[key]["choice"]
+        stored = json.loads(path.read_text())
+    if key in stored:
+        return stored[key]["choice"]
     timings = measure_paths(model, device, batch_size)
     choice = pick(timings)
     log.info(
@@ -260,9 +260,9 @@ def choose_precision(
     )
     with contextlib.suppress(OSError):  # a read-only home only costs a re-measurement
         path.parent.mkdir(parents=True, exist_ok=True)
-        cache[key] = {"choice": choice, "seconds_per_clip": timings, **cpu_description()}
+        stored[key] = {"choice": choice, "seconds_per_clip": timings, **cpu_description()}
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache, indent=1))
+        tmp.write_text(json.dumps(stored, indent=1))
         tmp.replace(path)
     return choice
 

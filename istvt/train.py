@@ -14,7 +14,7 @@ import math
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +229,7 @@ class _Run:
     start_epoch: int = 0
     best: list | None = None  # the selection key of the best epoch so far
     best_state: dict | None = None
-    rows: list | None = None
+    rows: list = field(default_factory=list)  # one log row per finished epoch
 
     @property
     def precision(self) -> str:
@@ -302,7 +302,6 @@ def _setup(model_cfg, cfg: TrainConfig, train_set, val_set, device, world) -> _R
         amp_dtype,
         pos_weight,
         signature,
-        rows=[],
     )
     if world.is_main:
         log.info("train.precision %s: %s autocast on %s", cfg.precision, run.precision, device)
@@ -370,8 +369,8 @@ def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, bat
     sampler.set_epoch(epoch)  # order seeded by seed + epoch: the same after a resume
     if hasattr(train_set, "set_epoch"):
         train_set.set_epoch(epoch)
-    options: dict = {"num_workers": cfg.num_workers, "pin_memory": cfg.pin_memory}
-    options["pin_memory"] &= device.type == "cuda"
+    pin = cfg.pin_memory and device.type == "cuda"
+    options: dict = {"num_workers": cfg.num_workers, "pin_memory": pin}
     if cfg.num_workers:
         options.update(prefetch_factor=cfg.prefetch_factor, worker_init_fn=_worker_init)
     loader = DataLoader(train_set, batch_size=batch, sampler=sampler, drop_last=False, **options)

@@ -234,14 +234,21 @@ def paired_gain(ours: pd.DataFrame, baseline: pd.DataFrame, column: str) -> tupl
     are not independent). The p-value is the Wilcoxon signed-rank test that the clip
     differences are centred above zero (NaN with fewer than 5 clips or no difference).
     """
-    from scipy.stats import wilcoxon
-
     a = ours.groupby("clip")[column].mean()
     b = baseline.groupby("clip")[column].mean()
-    diff = (a - b.reindex(a.index)).dropna() * 100
+    return gain_above_zero((a - b.reindex(a.index)).dropna() * 100)
+
+
+def gain_above_zero(diff) -> tuple[float, float]:
+    """(mean, one-sided Wilcoxon signed-rank p that the paired differences ``diff`` are
+    centred above zero); p is NaN with fewer than 5 pairs or no difference at all."""
+    from scipy.stats import wilcoxon
+
+    diff = np.asarray(diff, dtype=float)
+    mean = float(diff.mean()) if len(diff) else np.nan
     if len(diff) < 5 or not diff.any():
-        return (float(diff.mean()) if len(diff) else np.nan), np.nan
-    return float(diff.mean()), float(wilcoxon(diff, alternative="greater").pvalue)
+        return mean, np.nan
+    return mean, float(wilcoxon(diff, alternative="greater").pvalue)
 
 
 def _tables(names, fractions, scores, loc, rho, labels):
@@ -273,12 +280,7 @@ def _tables(names, fractions, scores, loc, rho, labels):
         if name != "random" and "random" in scores and len(labels) >= 5:
             moved = np.abs(s[:, 1:] - s[:, :1]).mean(1)
             moved_random = np.abs(scores["random"][:, 1:] - scores["random"][:, :1]).mean(1)
-            diff = (moved - moved_random) * 100
-            gain = float(diff.mean())
-            if diff.any():
-                from scipy.stats import wilcoxon
-
-                p = float(wilcoxon(diff, alternative="greater").pvalue)
+            gain, p = gain_above_zero((moved - moved_random) * 100)
         row["deletion_gain"], row["deletion_p"] = gain, p
         valid = [r for r in rho[name] if np.isfinite(r)]
         row["randomised_spearman"] = float(np.mean(valid)) if valid else np.nan
