@@ -26,6 +26,14 @@ ATTENTION_VARIANTS = (
 #: Variants that contain a temporal attention, where self-subtract is defined.
 SELF_SUBTRACT_VARIANTS = ("temporal_first", "spatial_first", "parallel", "temporal_only")
 
+#: Initialisations of the transformer part (tokens, position embedding, linear layers).
+INIT_SCHEMES = (
+    "vit",  # timm's ViT scheme: truncated normal, std 0.02, zero biases
+    "authors",  # the authors' code: N(0, 1) tokens and position embedding, torch's defaults
+)
+#: What feeds the head: the paper's cls token (0, 0), or the mean of all frame tokens.
+READOUTS = ("cls", "mean")
+
 #: Channels of the Xception entry flow output (block3).
 ENTRY_FLOW_CHANNELS = 728
 
@@ -56,6 +64,8 @@ class ModelConfig:
         xception_weights: ImageNet initialisation of the entry flow: ``"imagenet"``
             (timm's ``legacy_xception`` weights, downloaded once into timm's cache) or a
             local path (timm ``legacy_xception`` or Cadene key names); None: random.
+        init: initialisation of the transformer part, one of :data:`INIT_SCHEMES`.
+        readout: what feeds the head, one of :data:`READOUTS`.
     """
 
     sequence_length: int = 6
@@ -69,9 +79,11 @@ class ModelConfig:
     self_subtract: bool = True
     dropout: float = 0.0
     xception_weights: str | None = None
+    init: str = "vit"
+    readout: str = "cls"
 
     #: Fields that do not change the architecture (ignored when comparing checkpoints).
-    NON_ARCHITECTURE = ("xception_weights",)
+    NON_ARCHITECTURE = ("xception_weights", "init")
 
     def __post_init__(self) -> None:
         for name in ("sequence_length", "num_layers", "num_heads", "dim_head", "embed_dim"):
@@ -93,6 +105,15 @@ class ModelConfig:
             raise ConfigError(
                 f"model.attention: unknown variant {self.attention!r}; "
                 f"choose one of {', '.join(ATTENTION_VARIANTS)}"
+            )
+        if self.init not in INIT_SCHEMES:
+            raise ConfigError(
+                f"model.init: unknown scheme {self.init!r}; choose one of {', '.join(INIT_SCHEMES)}"
+            )
+        if self.readout not in READOUTS:
+            raise ConfigError(
+                f"model.readout: unknown readout {self.readout!r}; choose one of "
+                f"{', '.join(READOUTS)}"
             )
         if self.self_subtract and self.attention not in SELF_SUBTRACT_VARIANTS:
             raise ConfigError(

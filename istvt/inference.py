@@ -318,7 +318,8 @@ def evaluate_split(
     device=None,
     precision: str = "auto",
 ) -> dict:
-    """Loss and clip/video accuracy and AUC of a split (validation during training)."""
+    """Loss and clip/video accuracy and AUC of a split (validation during training).
+    AUC is NaN where the split holds one class only."""
     import pandas as pd
 
     scores = predict(model, dataset, batch_size, device, precision)
@@ -331,6 +332,7 @@ def evaluate_split(
     return {
         "val_loss": loss,
         "val_clip_acc": float(((scores > 0.5) == labels).mean()),
+        "val_clip_auc": point_metrics(labels, scores)["auc"],
         "val_video_acc": vm["acc"],
         "val_video_auc": vm["auc"],
     }

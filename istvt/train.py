@@ -41,11 +41,16 @@ LOG_COLUMNS = [
     "train_acc",
     "val_loss",
     "val_clip_acc",
+    "val_clip_auc",
     "val_video_acc",
     "val_video_auc",
+    "select_score",
     "seconds",
     "selected",
 ]
+
+#: metrics an epoch may be selected on; all but val_loss: higher is better
+SELECT_METRICS = ("val_video_acc", "val_video_auc", "val_clip_auc", "val_loss")
 
 
 #: TrainConfig keys that change speed or memory, not results: a resume ignores them.
@@ -66,6 +71,10 @@ class TrainConfig:
     warmup_epochs: int = 1
     schedule: str = "cosine"  # after warm-up: cosine decay or constant
     select_metric: str = "val_video_acc"  # the paper selects on validation accuracy
+    # epochs the selection metric is averaged over (this one and the ones before it;
+    # epochs before the first count at chance level): with 1 a single lucky epoch of a
+    # model still at the class prior can win on a small validation split
+    select_window: int = 1
     hflip: bool = True
     # clips of each training video per epoch, drawn afresh every epoch (null: all). The
     # clips of one short video are near-duplicates: two of four per epoch give as much
@@ -95,8 +104,13 @@ class TrainConfig:
             raise ValueError(f"train.optimizer must be sgd or adamw, got {self.optimizer!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"train.schedule must be cosine or constant, got {self.schedule!r}")
-        if self.select_metric not in ("val_video_acc", "val_video_auc", "val_loss"):
-            raise ValueError(f"train.select_metric {self.select_metric!r} unknown")
+        if self.select_metric not in SELECT_METRICS:
+            raise ValueError(
+                f"train.select_metric {self.select_metric!r} unknown; choose one of "
+                f"{', '.join(SELECT_METRICS)}"
+            )
+        if self.select_window < 1:
+            raise ValueError(f"train.select_window must be >= 1, got {self.select_window}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("train.epochs and train.batch_size must be >= 1")
         if self.precision not in TRAIN_PRECISIONS:
@@ -179,16 +193,11 @@ def train(
         t0 = time.perf_counter()
         lr, loss, acc, clips = _train_epoch(run, net, train_set, sampler, epoch, steps, local_batch)
         metrics = evaluate_split(run.model, val_set, local_batch, run.device, run.precision)
-        row = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "train_loss": loss,
-            "train_acc": acc,
-            **metrics,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "selected": int(_select(run, metrics)),
-        }
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc, **metrics}
         run.rows.append(row)
+        row["select_score"] = selection_score(cfg, run.rows, run.chance)
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        row["selected"] = int(_select(run, row))
         if world.is_main:
             _log_epoch(run, row, clips, t_start)
             _write_log(run.rows, log_csv)
@@ -226,6 +235,7 @@ class _Run:
     amp_dtype: torch.dtype | None
     pos_weight: torch.Tensor | None
     signature: dict
+    chance: dict  # what each validation metric reads for a model that knows nothing
     start_epoch: int = 0
     best: list | None = None  # the selection key of the best epoch so far
     best_state: dict | None = None
@@ -302,6 +312,7 @@ def _setup(model_cfg, cfg: TrainConfig, train_set, val_set, device, world) -> _R
         amp_dtype,
         pos_weight,
         signature,
+        chance_metrics(val_set),
     )
     if world.is_main:
         log.info("train.precision %s: %s autocast on %s", cfg.precision, run.precision, device)
@@ -402,12 +413,41 @@ def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, bat
     return lr, loss_sum / total, correct / total, total
 
 
-def _select(run: _Run, metrics: dict) -> bool:
-    """Is this epoch the best so far (``select_metric``, ties to the lower val loss)?
+def chance_metrics(val_set) -> dict:
+    """The validation metrics of a model that knows nothing: one constant score, the
+    split's clip prior (loss = the prior's entropy, accuracy = the larger class share of
+    the videos, AUC = 0.5)."""
+    labels = np.asarray(val_set.labels, dtype=float)
+    p = float(np.clip(labels.mean(), 1e-7, 1 - 1e-7))
+    per_video = {}
+    for vid, label in zip(val_set.video_ids, labels, strict=True):
+        per_video[vid] = label
+    v = float(np.mean(list(per_video.values())))
+    return {
+        "val_loss": -(p * math.log(p) + (1 - p) * math.log(1 - p)),
+        "val_video_acc": max(v, 1 - v),
+        "val_video_auc": 0.5,
+        "val_clip_auc": 0.5,
+    }
+
+
+def selection_score(cfg: TrainConfig, rows: list[dict], chance: dict) -> float:
+    """The last epoch's selection score: ``select_metric`` averaged over it and the
+    ``select_window - 1`` epochs before it, epochs before the first counting at chance
+    (:func:`chance_metrics`), NaN (a one-class split) counting at chance too."""
+    metric, window = cfg.select_metric, cfg.select_window
+    values = [r[metric] for r in rows[-window:]]
+    values = [chance[metric] if math.isnan(v) else v for v in values]
+    values += [chance[metric]] * (window - len(values))
+    return float(np.mean(values))
+
+
+def _select(run: _Run, row: dict) -> bool:
+    """Is this epoch the best so far (its ``select_score``, ties to the lower val loss)?
     If so, keep a copy of its weights."""
-    value = metrics[run.cfg.select_metric]
+    value = row["select_score"]
     higher_better = run.cfg.select_metric != "val_loss"
-    key = (value if higher_better else -value, -metrics["val_loss"])
+    key = (value if higher_better else -value, -row["val_loss"])
     if run.best is not None and key <= tuple(run.best):
         return False
     run.best = list(key)

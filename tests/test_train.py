@@ -9,7 +9,7 @@ from istvt.checkpoint import load_checkpoint, read_checkpoint
 from istvt.data.dataset import ClipDataset, to_tensor
 from istvt.data.shards import write_shard
 from istvt.metrics import bootstrap_ci, eer, point_metrics, video_scores
-from istvt.train import TrainConfig, lr_at, train
+from istvt.train import TrainConfig, chance_metrics, lr_at, selection_score, train
 
 from .conftest import tiny_config
 
@@ -95,6 +95,46 @@ def test_training_learns_logs_and_selects_on_validation(data, tmp_path):
     with torch.no_grad():
         prob = torch.sigmoid(model(x)).numpy()
     assert point_metrics(data[1].labels, prob)["acc"] == pytest.approx(best["val_clip_acc"])
+
+
+def test_selection_window_does_not_keep_a_lucky_untrained_epoch():
+    # the FF++ demo's failure: epoch 1 (at the class prior) reads 0.69 by luck on a small
+    # validation split, the trained epochs read a little less each, but steadily
+    aucs = [0.69, 0.55, 0.48, 0.62, 0.66, 0.67, 0.68]
+    chance = {"val_clip_auc": 0.5}
+    one = TrainConfig(select_metric="val_clip_auc")
+    three = TrainConfig(select_metric="val_clip_auc", select_window=3)
+    rows = [{"val_clip_auc": a} for a in aucs]
+
+    def best(cfg):
+        scores = [selection_score(cfg, rows[: e + 1], chance) for e in range(len(rows))]
+        return 1 + int(np.argmax(scores)), scores
+
+    assert best(one)[0] == 1  # a single epoch: the lucky one wins
+    epoch, scores = best(three)
+    assert epoch == 7 and scores[0] == pytest.approx((0.69 + 0.5 + 0.5) / 3)
+    # a one-class split (NaN AUC) counts at chance instead of poisoning the mean
+    nan_rows = [{"val_clip_auc": float("nan")}, {"val_clip_auc": 0.8}]
+    assert selection_score(three, nan_rows, chance) == pytest.approx((0.5 + 0.5 + 0.8) / 3)
+    with pytest.raises(ValueError, match="select_window"):
+        TrainConfig(select_window=0)
+
+
+def test_chance_metrics_are_what_a_constant_score_reads(data):
+    from istvt.inference import evaluate_split
+
+    val = data[1]
+    chance = chance_metrics(val)
+
+    class Constant(torch.nn.Module):  # predicts the validation split's clip prior
+        def forward(self, x):
+            p = float(val.labels.mean())
+            return torch.full((len(x),), float(np.log(p / (1 - p))))
+
+    got = evaluate_split(Constant(), val, 4, "cpu", "fp32")
+    assert got["val_loss"] == pytest.approx(chance["val_loss"], abs=1e-5)
+    assert got["val_clip_auc"] == chance["val_clip_auc"] == 0.5
+    assert max(got["val_video_acc"], 1 - got["val_video_acc"]) == chance["val_video_acc"]
 
 
 def kill_in_epoch_two(monkeypatch):

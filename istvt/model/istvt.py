@@ -144,7 +144,16 @@ class ISTVT(nn.Module):
         self.checkpoint_blocks = False  # set_activation_checkpointing
 
     def _init_weights(self) -> None:
-        for p in (self.pos_embed, self.space_token, self.temporal_token):
+        """``model.init``: ``vit`` (timm's ViT scheme: truncated normal, std 0.02, zero
+        biases) or ``authors`` (the authors' code: N(0, 1) tokens and position
+        embedding, PyTorch's default linear layers, as constructed)."""
+        tokens = (self.pos_embed, self.space_token, self.temporal_token)
+        if self.cfg.init == "authors":
+            for p in tokens:
+                if p is not None:
+                    nn.init.normal_(p)
+            return
+        for p in tokens:
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
         for m in self.modules():
@@ -217,6 +226,9 @@ class ISTVT(nn.Module):
             for blk in self.temporal_blocks:
                 x = self._block(blk, x)
             return self.temporal_norm(x)[:, 0, 0]
+        if self.cfg.readout == "mean":  # every frame token, no cls token
+            rows, cols = int(self.has_temporal_row), int(self.has_space_token)
+            return x[:, rows:, cols:].mean(dim=(1, 2))
         if variant == "spatial_only":
             return x[:, :, 0].mean(dim=1)
         if variant == "temporal_only":

@@ -1,0 +1,249 @@
+"""Where does learning stall? A ladder of models trained alone on a finished run's shards
+and scored on the validation split only (the test split is never read).
+
+Every rung takes the same recipe (the config's ``train`` section unless overridden:
+AdamW, batch, epochs, warm-up, cosine, horizontal flips), the same seeded clip order and
+one thread. Rungs:
+
+* ``probe``: logistic regression on colour/Laplacian cues (``cue_probe.py``'s features);
+* ``entry_pool``: our Xception entry flow + global average pool + linear, per frame,
+  clip logit = mean of the frame logits;
+* ``istvt``: the model of the run's config; ``istvt:key=value,...`` changes model
+  fields (``readout=mean``, ``init=authors``, ``num_layers=1``...) and recipe knobs
+  (``lr=1e-3``, ``head_bias=prior``: the head's bias starts at the training prior's
+  log-odds; ``tokens=normal`` / ``linears=torch``: the two halves of ``init=authors``,
+  N(0, 1) tokens and position embedding / PyTorch's default linear layers).
+
+Per rung it prints, at initialisation, the gradient norm reaching the entry flow (mean
+over the first 4 batches) and, per epoch, train loss, validation clip AUC and the
+spread of validation logits (std): a model at the class prior has train loss at the
+prior's entropy, validation AUC near 0.5 and a spread near 0.
+
+    python benchmarks/stall_ladder.py RUN_DIR ffpp_demo dfdc_demo \\
+        --rungs probe entry_pool istvt istvt:readout=mean --csv ladder.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+import yaml
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from bench_utils import cpu_line
+from istvt.config import ModelConfig
+from istvt.data.dataset import split_dataset
+from istvt.data.manifest import read_manifest
+from istvt.model import ISTVT
+from istvt.model.xception import XceptionEntryFlow
+from istvt.inference import resolve_precision
+from istvt.train import TrainConfig, lr_at, make_optimizer, seed_everything
+
+#: recipe knobs a rung may change (everything else is a ModelConfig field)
+RECIPE_KEYS = {
+    "lr": float,
+    "epochs": int,
+    "weight_decay": float,
+    "precision": str,
+    "head_bias": str,
+    "tokens": str,
+    "linears": str,
+}
+
+
+class EntryPool(nn.Module):
+    """Entry flow + global average pool + linear, per frame; clip logit = mean."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entry_flow = XceptionEntryFlow()
+        self.entry_flow.set_channels_last(True)
+        self.head = nn.Linear(XceptionEntryFlow.out_channels, 1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b = frames.shape[0]
+        feats = self.entry_flow(frames.flatten(0, 1)).mean(dim=(2, 3))
+        return self.head(feats).view(b, -1).mean(dim=1)
+
+
+def load_split(run: Path, dataset: str, split: str) -> tuple[torch.Tensor, np.ndarray, list]:
+    manifest = read_manifest(run / "results/manifests" / f"{dataset}.csv")
+    clips, _ = split_dataset(manifest, run / "results/faces" / dataset, split, normalize=False)
+    x = torch.stack([clips[k][0] for k in range(len(clips))])  # uint8 (N, T, 3, S, S)
+    return x, clips.labels.astype(np.float32), clips.video_ids
+
+
+def parse_rung(spec: str) -> tuple[str, dict, dict]:
+    name, _, rest = spec.partition(":")
+    model, recipe = {}, {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        if key in RECIPE_KEYS:
+            recipe[key] = RECIPE_KEYS[key](value)
+        else:
+            model[key] = yaml.safe_load(value)
+    return name, model, recipe
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    return (x.float() / 255.0 - 0.5) / 0.5
+
+
+def scores(model: nn.Module, x: torch.Tensor, batch: int = 16) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.append(model(normalise(x[i : i + batch])).float())
+    return torch.cat(out).numpy()
+
+
+def entry_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
+    model.train()
+    norms = []
+    for i in range(4):
+        model.zero_grad(set_to_none=True)
+        xb, yb = normalise(x[i * batch : (i + 1) * batch]), y[i * batch : (i + 1) * batch]
+        F.binary_cross_entropy_with_logits(model(xb), yb).backward()
+        grads = [p.grad.norm() for p in model.entry_flow.parameters() if p.grad is not None]
+        norms.append(float(torch.stack(grads).norm()))
+    model.zero_grad(set_to_none=True)
+    return float(np.mean(norms))
+
+
+def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
+    name, model_changes, recipe = parse_rung(spec)
+    tcfg = TrainConfig.from_dict(
+        {k: v for k, v in cfg["train"].items() if k in TrainConfig.__dataclass_fields__}
+        | {k: v for k, v in recipe.items() if k != "head_bias"}
+        | {"seed": seed}
+    )
+    xtr, ytr, _ = data["train"]
+    xva, yva, _ = data["val"]
+    seed_everything(seed)
+    if name == "entry_pool":
+        model = EntryPool()
+    elif name == "istvt":
+        model = ISTVT(ModelConfig.from_dict(cfg["model"] | model_changes))
+    else:
+        raise SystemExit(f"unknown rung {name!r}")
+    yt = torch.from_numpy(ytr)
+    if recipe.get("tokens") == "normal":  # one half of init=authors
+        for p in (model.pos_embed, model.space_token, model.temporal_token):
+            nn.init.normal_(p)
+    if recipe.get("linears") == "torch":  # the other half: torch's default linear init
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+    if recipe.get("head_bias") == "prior":
+        with torch.no_grad():
+            model.head.bias.fill_(math.log(ytr.mean() / (1 - ytr.mean())))
+    grad0 = entry_grad_norm(model, xtr, yt, tcfg.batch_size)
+    seed_everything(seed)
+    opt = make_optimizer(model, tcfg)
+    steps = math.ceil(len(xtr) / tcfg.batch_size)
+    gen = torch.Generator().manual_seed(seed)
+    amp = resolve_precision(tcfg.precision, torch.device("cpu"))
+    autocast = torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None)
+    rows = []
+    for epoch in range(tcfg.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(xtr), generator=gen)
+        flips = torch.rand(len(xtr), generator=gen) < 0.5
+        losses = []
+        for b in range(steps):
+            idx = order[b * tcfg.batch_size : (b + 1) * tcfg.batch_size]
+            xb = xtr[idx]
+            if tcfg.hflip:
+                xb = torch.where(flips[idx, None, None, None, None], xb.flip(-1), xb)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(tcfg, epoch * steps + b, steps)
+            with autocast:
+                logits = model(normalise(xb)).float()
+            loss = F.binary_cross_entropy_with_logits(logits, yt[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        s = scores(model, xva)
+        rows.append(
+            {
+                "rung": spec,
+                "epoch": epoch + 1,
+                "train_loss": float(np.mean(losses)),
+                "val_clip_auc": float(roc_auc_score(yva, s)),
+                "val_loss": float(
+                    F.binary_cross_entropy_with_logits(torch.from_numpy(s), torch.from_numpy(yva))
+                ),
+                "val_logit_std": float(s.std()),
+                "entry_grad_init": grad0,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        print(
+            f"  {spec} epoch {epoch + 1}: loss {rows[-1]['train_loss']:.3f} val clip AUC "
+            f"{rows[-1]['val_clip_auc']:.3f} logit std {rows[-1]['val_logit_std']:.3f}",
+            flush=True,
+        )
+    return rows
+
+
+def probe_rung(run: Path, dataset: str) -> list[dict]:
+    from cue_probe import features
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    xtr, ytr = features(run, dataset, "train")
+    xva, yva = features(run, dataset, "val")
+    scaler = StandardScaler().fit(xtr)
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(xtr), ytr)
+    auc = roc_auc_score(yva, clf.predict_proba(scaler.transform(xva))[:, 1])
+    return [{"rung": "probe", "epoch": 0, "val_clip_auc": float(auc)}]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a finished run (results/manifests, faces)")
+    parser.add_argument("datasets", nargs="+")
+    parser.add_argument("--rungs", nargs="+", default=["probe", "entry_pool", "istvt"])
+    parser.add_argument("--config", type=Path, default=None, help="default: RUN/config")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--csv", type=Path, default=None, help="append every epoch's row")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = yaml.safe_load((args.config or args.run / "config/config.yaml").read_text())
+    print(cpu_line())
+    for dataset in args.datasets:
+        data = {s: load_split(args.run, dataset, s) for s in ("train", "val")}
+        print(f"{dataset}: {len(data['train'][0])} train, {len(data['val'][0])} val clips")
+        for spec in args.rungs:
+            if spec == "probe":
+                rows = probe_rung(args.run, dataset)
+            else:
+                rows = train_rung(spec, cfg, data, args.seed)
+            table = pd.DataFrame(rows).assign(dataset=dataset)
+            last = table.iloc[-1]
+            print(
+                f"{dataset} {spec}: val clip AUC best {table.val_clip_auc.max():.3f}, last "
+                f"{last.val_clip_auc:.3f}"
+                + (f", entry grad at init {last.entry_grad_init:.2f}" if "entry_grad_init" in last else ""),
+                flush=True,
+            )
+            if args.csv:
+                table.to_csv(args.csv, mode="a", header=not args.csv.exists(), index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
