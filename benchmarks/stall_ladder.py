@@ -36,16 +36,16 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 import yaml
+from bench_utils import cpu_line
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from bench_utils import cpu_line
 from istvt.config import ModelConfig
 from istvt.data.dataset import split_dataset
 from istvt.data.manifest import read_manifest
+from istvt.inference import resolve_precision
 from istvt.model import ISTVT
 from istvt.model.xception import XceptionEntryFlow
-from istvt.inference import resolve_precision
 from istvt.train import TrainConfig, lr_at, make_optimizer, seed_everything
 
 #: recipe knobs a rung may change (everything else is a ModelConfig field)
@@ -237,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{dataset} {spec}: val clip AUC best {table.val_clip_auc.max():.3f}, last "
                 f"{last.val_clip_auc:.3f}"
-                + (f", entry grad at init {last.entry_grad_init:.2f}" if "entry_grad_init" in last else ""),
+                + (
+                    f", entry grad at init {last.entry_grad_init:.2f}"
+                    if "entry_grad_init" in last
+                    else ""
+                ),
                 flush=True,
             )
             if args.csv:
