@@ -124,7 +124,7 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
     name, model_changes, recipe = parse_rung(spec)
     tcfg = TrainConfig.from_dict(
         {k: v for k, v in cfg["train"].items() if k in TrainConfig.__dataclass_fields__}
-        | {k: v for k, v in recipe.items() if k != "head_bias"}
+        | {k: v for k, v in recipe.items() if k in TrainConfig.__dataclass_fields__}
         | {"seed": seed}
     )
     xtr, ytr, _ = data["train"]

@@ -28,8 +28,8 @@ SELF_SUBTRACT_VARIANTS = ("temporal_first", "spatial_first", "parallel", "tempor
 
 #: Initialisations of the transformer part (tokens, position embedding, linear layers).
 INIT_SCHEMES = (
-    "vit",  # timm's ViT scheme: truncated normal, std 0.02, zero biases
     "authors",  # the authors' code: N(0, 1) tokens and position embedding, torch's defaults
+    "vit",  # timm's ViT scheme: truncated normal, std 0.02, zero biases (stalls: README)
 )
 #: What feeds the head: the paper's cls token (0, 0), or the mean of all frame tokens.
 READOUTS = ("cls", "mean")
@@ -79,7 +79,7 @@ class ModelConfig:
     self_subtract: bool = True
     dropout: float = 0.0
     xception_weights: str | None = None
-    init: str = "vit"
+    init: str = "authors"
     readout: str = "cls"
 
     #: Fields that do not change the architecture (ignored when comparing checkpoints).
