@@ -174,6 +174,14 @@ def test_variants_without_both_attentions(attention):
     assert explain(model, clips(), "gradcam").joint.shape == (2, 3, 4, 4)
 
 
+def test_attention_methods_need_the_cls_readout():
+    model = tiny_model(readout="mean")
+    for method in ("lrp", "rollout", "raw_attention"):
+        with pytest.raises(ValueError, match="model.readout"):
+            explain(model, clips(), method)
+    assert explain(model, clips(), "gradcam").joint.shape == (2, 3, 4, 4)
+
+
 def test_bad_method_and_class_are_named():
     model = tiny_model()
     with pytest.raises(ValueError, match="unknown relevance method 'lime'"):

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ModelConfig
+from istvt.config import ATTENTION_VARIANTS, SELF_SUBTRACT_VARIANTS, ConfigError, ModelConfig
 from istvt.model import ISTVT, self_subtract
 from istvt.model.attention import Attention
 
@@ -238,3 +238,36 @@ def test_tiny_istvt_leaves_the_class_prior_on_a_static_cue():
     # a model at the prior gives (nearly) one score to every clip
     assert scores.std() > 0.2, f"output still constant: logit spread {scores.std():.4f}"
     assert roc_auc_score(y_test.numpy(), scores.numpy()) > 0.8
+
+
+def test_init_schemes():
+    authors, vit = ISTVT(tiny_config()), ISTVT(tiny_config(init="vit"))
+    assert tiny_config().init == "authors" == ModelConfig().init  # the authors' code
+    assert authors.pos_embed.std().item() == pytest.approx(1.0, rel=0.1)  # torch.randn
+    assert vit.pos_embed.std().item() == pytest.approx(0.02, rel=0.15)
+    fc = authors.blocks[0].ff.fc1  # torch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert fc.weight.abs().max() <= fc.in_features**-0.5 and fc.bias.abs().max() > 0
+    assert vit.blocks[0].ff.fc1.bias.abs().max() == 0
+    # an initialisation is not architecture: either loads the other's weights
+    assert tiny_config().architecture() == tiny_config(init="vit").architecture()
+    with pytest.raises(ConfigError, match="model.init"):
+        tiny_config(init="xavier")
+
+
+@pytest.mark.parametrize("attention", ["temporal_first", "spatial_only", "factorised_encoder"])
+def test_mean_readout_reads_the_frame_tokens(attention):
+    cfg = tiny_config(attention, readout="mean")
+    model = ISTVT(cfg).eval()
+    x = clip(cfg)
+    with torch.no_grad():
+        pooled = model.forward_features(x)
+        assert pooled.shape == (2, cfg.embed_dim)
+        if attention == "temporal_first":
+            tokens = model.tokens(x)
+            for blk in model.blocks:
+                tokens = blk(tokens)
+            expected = model.norm(tokens)[:, 1:, 1:].mean(dim=(1, 2))
+            assert torch.allclose(pooled, expected, atol=1e-6)
+    assert cfg.architecture() != tiny_config(attention).architecture()
+    with pytest.raises(ConfigError, match="model.readout"):
+        tiny_config(readout="max")

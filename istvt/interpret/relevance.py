@@ -73,6 +73,12 @@ def check_supported(model: ISTVT, method: str) -> None:
             f"block (attention: {', '.join(DECOMPOSED)}); this model's attention is "
             f"{variant!r}. Use method 'gradcam' for it, or a decomposed variant."
         )
+    if method in ("lrp", "rollout", "raw_attention") and model.cfg.readout != "cls":
+        raise ValueError(
+            f"relevance method {method!r} reads the cls token's attention rows; this model "
+            f"reads out the {model.cfg.readout!r} of its frame tokens (model.readout). Use "
+            f"method 'gradcam' for it, or a model with readout: cls (the paper's)."
+        )
 
 
 # ----------------------------------------------------------------- recorded forward

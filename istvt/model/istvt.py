@@ -225,7 +225,8 @@ class ISTVT(nn.Module):
             x = torch.cat((self.temporal_token.expand(b, 1, 1, -1), x), dim=1)
             for blk in self.temporal_blocks:
                 x = self._block(blk, x)
-            return self.temporal_norm(x)[:, 0, 0]
+            x = self.temporal_norm(x)
+            return x[:, 1:, 0].mean(dim=1) if self.cfg.readout == "mean" else x[:, 0, 0]
         if self.cfg.readout == "mean":  # every frame token, no cls token
             rows, cols = int(self.has_temporal_row), int(self.has_space_token)
             return x[:, rows:, cols:].mean(dim=(1, 2))
