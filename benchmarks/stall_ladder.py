@@ -211,16 +211,45 @@ def probe_rung(run: Path, dataset: str) -> list[dict]:
     return [{"rung": "probe", "epoch": 0, "val_clip_auc": float(auc)}]
 
 
+def summarise(csv: Path) -> str:
+    """One markdown row per rung: val clip AUC at epochs 4, 8, 12 and the best, per data
+    set, and the entry-flow gradient at initialisation."""
+    table = pd.read_csv(csv)
+    rows = []
+    for (rung, dataset), g in table.groupby(["rung", "dataset"], sort=False):
+        by_epoch = g.set_index("epoch").val_clip_auc
+        cells = {e: by_epoch.get(e, float("nan")) for e in (4, 8, 12)}
+        grad = g.entry_grad_init.iloc[0] if "entry_grad_init" in g else float("nan")
+        rows.append(
+            {
+                "rung": rung,
+                "data set": dataset,
+                "AUC ep 4": cells[4],
+                "ep 8": cells[8],
+                "ep 12": cells[12],
+                "best": by_epoch.max(),
+                "entry-flow grad at init": grad,
+            }
+        )
+    return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="a finished run (results/manifests, faces)")
-    parser.add_argument("datasets", nargs="+")
+    parser.add_argument("run", type=Path, nargs="?", help="a run (results/manifests, faces)")
+    parser.add_argument("datasets", nargs="*")
+    parser.add_argument("--summarise", type=Path, help="print the table of a --csv file")
     parser.add_argument("--rungs", nargs="+", default=["probe", "entry_pool", "istvt"])
     parser.add_argument("--config", type=Path, default=None, help="default: RUN/config")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--csv", type=Path, default=None, help="append every epoch's row")
     args = parser.parse_args(argv)
+    if args.summarise:
+        print(summarise(args.summarise))
+        return 0
+    if args.run is None or not args.datasets:
+        parser.error("RUN and at least one data set are needed (or --summarise CSV)")
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load((args.config or args.run / "config/config.yaml").read_text())
     print(cpu_line())

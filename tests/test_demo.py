@@ -148,3 +148,22 @@ def test_render_resolution_removes_detail_from_the_swapped_face():
         return lap[masks].mean()
 
     assert detail(0.5) < 0.7 * detail(1.0)
+
+
+def test_contact_sheet_shows_every_identity_and_a_fake_per_method(demo, tmp_path):
+    import matplotlib.image
+
+    from istvt.report.figures import demo_contact_sheet, demo_pairs
+
+    root = demo[0]
+    pairs = demo_pairs(root)
+    methods = [m for m, _, _ in pairs]
+    assert methods == ["FF++ Deepfakes", "FF++ FaceSwap", "Celeb-DF synthesis", "DFDC"]
+    for _, real, fake in pairs:
+        assert real.is_file() and fake.is_file() and real != fake
+    out = tmp_path / "sheet.png"
+    demo_contact_sheet(root, out)
+    image = matplotlib.image.imread(out)
+    assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.05
+    with pytest.raises(FileNotFoundError, match="no demo data set"):
+        demo_contact_sheet(tmp_path / "empty", tmp_path / "none.png")

@@ -174,6 +174,7 @@ def test_default_config_plans_every_stage():
     assert proc.returncode == 0, proc.stderr[-2000:]
     for rule in (
         "demo_data",
+        "demo_figure",
         "manifest",
         "preprocess",
         "model_card",
@@ -468,11 +469,11 @@ def test_configfile_replaces_the_default_config_from_a_checkout_root(tmp_path):
     proc, jobs = _dry_run(root, "--configfile", str(mine))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert jobs["manifest"] == jobs["train"] == jobs["evaluate"] == 1, jobs
-    assert not {"demo_data", "evaluate_perturbed", "preprocess_length"} & set(jobs)
+    assert not {"demo_data", "demo_figure", "evaluate_perturbed", "preprocess_length"} & set(jobs)
 
     proc, jobs = _dry_run(root)  # the default config: the embedded demo
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert jobs["demo_data"] == 3 and jobs["manifest"] == 3
+    assert jobs["demo_data"] == 3 and jobs["manifest"] == 3 and jobs["demo_figure"] == 1
 
     for args in (("--configfile", str(mine)), ()):  # --config applies over either
         proc, _ = _dry_run(root, *args, "--config", "seed=not-a-number")

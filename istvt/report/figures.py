@@ -202,3 +202,81 @@ def deletion_figure(
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, out)
+
+
+def _middle_frame(path: Path):
+    """The middle frame of a video as RGB (decoded with PyAV)."""
+    from istvt.data.video import open_video, to_rgb
+
+    with open_video(path) as container:
+        frames = [to_rgb(f) for f in container.decode(video=0)]
+    if not frames:
+        raise ValueError(f"{path}: no decodable frame for the demo contact sheet")
+    return frames[len(frames) // 2]
+
+
+def demo_pairs(root: str | Path) -> list[tuple[str, Path, Path]]:
+    """(method, real video, one of its fakes) per demo data set and method, from the
+    demo folders present under ``root`` (resources/demo)."""
+    import json
+
+    root = Path(root)
+    pairs = []
+    ffpp = root / "ffpp/manipulated_sequences"
+    if ffpp.is_dir():
+        for method in sorted(p.name for p in ffpp.iterdir()):
+            fake = sorted((ffpp / method / "c23/videos").glob("*.mp4"))[0]
+            real = root / f"ffpp/original_sequences/youtube/c23/videos/{fake.stem[:3]}.mp4"
+            pairs.append((f"FF++ {method}", real, fake))
+    celeb = root / "celebdf/Celeb-synthesis"
+    if celeb.is_dir():
+        fake = sorted(celeb.glob("*.mp4"))[0]
+        real = root / "celebdf/Celeb-real" / f"{fake.stem.split('_')[0]}_0000.mp4"
+        pairs.append(("Celeb-DF synthesis", real, fake))
+    meta = root / "dfdc/dfdc_train_part_0/metadata.json"
+    if meta.is_file():
+        entries = json.loads(meta.read_text())
+        fake = sorted(k for k, v in entries.items() if v["label"] == "FAKE")[0]
+        folder = meta.parent
+        pairs.append(("DFDC", folder / entries[fake]["original"], folder / fake))
+    return pairs
+
+
+def demo_contact_sheet(root: str | Path, out: str | Path, columns: int = 8) -> None:
+    """Every demo identity once (its Celeb-DF-layout real video, the one layout that
+    films all of them; the FF++ originals without it), then one fake of each method
+    beside its real: what the demo data sets look like, before anything is trained."""
+    import numpy as np
+
+    root = Path(root)
+    people = sorted(
+        (root / "celebdf/Celeb-real").glob("id*_0000.mp4"), key=lambda p: int(p.stem[2:-5])
+    ) or sorted((root / "ffpp/original_sequences/youtube/c23/videos").glob("*.mp4"))
+    pairs = demo_pairs(root)
+    if not people and not pairs:
+        raise FileNotFoundError(f"{root}: no demo data set (ffpp, celebdf, dfdc) to show")
+    rows_people = -(-len(people) // columns)
+    rows_pairs = -(-2 * len(pairs) // columns)
+    fig, axes = plt.subplots(
+        rows_people + rows_pairs,
+        columns,
+        figsize=(1.4 * columns, 1.55 * (rows_people + rows_pairs)),
+        squeeze=False,
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, path in enumerate(people):
+        ax = axes[k // columns, k % columns]
+        ax.imshow(_middle_frame(path))
+        ax.set_title(path.stem.split("_")[0], fontsize=7)
+    for k, (method, real, fake) in enumerate(pairs):
+        for j, (kind, path) in enumerate((("real", real), (method, fake))):
+            cell = 2 * k + j
+            ax = axes[rows_people + cell // columns, cell % columns]
+            ax.imshow(np.asarray(_middle_frame(path)))
+            ax.set_title(f"{kind}\n{path.stem[:12]}", fontsize=6)
+    fig.suptitle(
+        f"Demo data: {len(people)} identities, then one fake per method beside its real",
+        fontsize=9,
+    )
+    _save(fig, out)

@@ -70,6 +70,10 @@ for _name, _ds in DATASETS.items():
             f"point it at your copy of the dataset"
         )
 
+# The demo contact sheet (rule demo_figure), where the run generates demo data
+DEMO_ROOTS = sorted({ds["root"] for ds in DATASETS.values() if ds.get("demo")})
+DEMO_FIGURE = ["results/figures/demo_data.png"] if DEMO_ROOTS else []
+
 # Real data sets are read now (file listings and metadata only, seconds even for DFDC),
 # so that an unreadable layout or an empty split stops the run before any job starts.
 # Only where the run is planned: a job that Snakemake spawns (on a cluster node) parses

@@ -17,6 +17,19 @@ rule demo_data:
         "../scripts/demo_data.py"
 
 
+rule demo_figure:  # every demo identity, and one fake per method beside its real
+    input:
+        DEMO_ROOTS,
+    output:
+        "results/figures/demo_data.png",
+    log:
+        "logs/demo_figure.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/demo_figure.py"
+
+
 checkpoint manifest:  # a checkpoint: its row count decides the preprocessing shards
     input:
         get_dataset_input,

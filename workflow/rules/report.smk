@@ -100,6 +100,7 @@ rule summary:
         model_summary="results/model/summary.json",
         figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),
         training=list(TRAINING_FIGURES.values()),
+        demo_figure=DEMO_FIGURE,
         train_logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
         status=expand("results/faces/{dataset}", dataset=DATASETS),
         coverage=expand("results/manifests/{dataset}.coverage.md", dataset=DATASETS),

@@ -9,7 +9,10 @@ logging.basicConfig(
     filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
 )
 experiments = sm.params.experiments
-figures = {f"ROC curves: {e}": p for e, p in zip(experiments, sm.input.figures, strict=True)}
+figures = {}
+for path in sm.input.demo_figure:  # where the run generated the demo data
+    figures["Demo data: every identity, one fake per method beside its real"] = path
+figures |= {f"ROC curves: {e}": p for e, p in zip(experiments, sm.input.figures, strict=True)}
 for path in sm.input.training:
     figures["Training curves: ablation models" if "ablations" in path else "Training curves"] = path
 write_summary(
