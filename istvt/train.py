@@ -460,14 +460,16 @@ def _log_epoch(run: _Run, row: dict, clips: float, t_start: float) -> None:
     done = row["epoch"] - run.start_epoch
     epochs = run.cfg.epochs
     log.info(
-        "epoch %d/%d loss %.4f val_loss %.4f val_video_acc %.3f val_video_auc %.3f%s "
-        "| %.1f s/epoch, %.1f clips/s, ETA %.0f s",
+        "epoch %d/%d loss %.4f val_loss %.4f val_clip_auc %.3f val_video_acc %.3f "
+        "val_video_auc %.3f select_score %.3f%s | %.1f s/epoch, %.1f clips/s, ETA %.0f s",
         row["epoch"],
         epochs,
         row["train_loss"],
         row["val_loss"],
+        row["val_clip_auc"],
         row["val_video_acc"],
         row["val_video_auc"],
+        row["select_score"],
         " *" if row["selected"] else "",
         elapsed / done,
         clips / max(row["seconds"], 1e-9),
