@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from istvt.data.demo import DemoOptions, generate_demo, load_mask
+from istvt.data.demo import FFPP_METHODS, DemoOptions, generate_demo, load_mask
 from istvt.data.faces import FaceOptions
 from istvt.data.manifest import build_manifest
 from istvt.data.preprocess import PreprocessOptions, preprocess_shard
@@ -22,7 +22,7 @@ def demo(tmp_path_factory):
 
 def manifests(root):
     return {
-        "ffpp": build_manifest("ffpp", root / "ffpp", methods=["FaceSwap", "Deepfakes"]),
+        "ffpp": build_manifest("ffpp", root / "ffpp", methods=list(FFPP_METHODS)),
         "celebdf": build_manifest("celebdf", root / "celebdf", val_fraction=0.2),
         "dfdc": build_manifest("dfdc", root / "dfdc", val_fraction=0.2),
     }
@@ -37,7 +37,7 @@ def test_readers_read_every_demo_video(demo):
         for split, group in df.groupby("split"):
             assert set(group.label) == {0, 1}, (name, split)
     ffpp = tables["ffpp"]
-    assert set(ffpp.method) == {"original", "FaceSwap", "Deepfakes"}
+    assert set(ffpp.method) == {"original", *FFPP_METHODS}
     # no identity crosses from test into the Celeb-DF validation split
     cdf = tables["celebdf"]
     test_ids = {i for s in cdf[cdf.split == "test"].identities for i in s.split("|")}
@@ -86,13 +86,16 @@ def test_fakes_differ_from_their_originals_inside_the_mask(demo):
 
     ffpp = root / "ffpp"
     real = frames(ffpp / "original_sequences/youtube/c23/videos/000.mp4").astype(float)
-    for method in ("FaceSwap", "Deepfakes"):
+    areas = {}
+    for method in FFPP_METHODS:
         path = ffpp / f"manipulated_sequences/{method}/c23/videos/000_001.mp4"
         fake = frames(path).astype(float)
         mask = load_mask(ffpp, path)
         diff = np.abs(fake - real).mean(-1)
         inside, outside = diff[mask].mean(), diff[~mask].mean()
-        assert inside > 3 * outside and inside > 8, (method, inside, outside)
+        assert inside > 3 * outside and inside > 4, (method, inside, outside)
+        areas[method] = mask.mean()
+    assert areas["NeuralTextures"] < 0.5 * areas["Face2Face"]  # the mouth region only
 
 
 def test_generation_is_deterministic(tmp_path):
@@ -113,7 +116,8 @@ def test_default_demo_has_at_least_30_test_videos_per_data_set():
 
     opts = DemoOptions()
     ffpp = _split_ids(opts.identities, opts.test_share)
-    assert 3 * len(ffpp["test"]) >= 30  # each test identity: its original and two fakes
+    # each test identity: its original and a fake per FF++ method
+    assert (1 + len(FFPP_METHODS)) * len(ffpp["test"]) >= 30
     test_ids = _test_ids(opts.identities, opts.test_share)
     assert len(test_ids) * (1 + opts.fakes_per_real) >= 30  # Celeb-DF and DFDC
     assert set(ffpp["test"]).isdisjoint(ffpp["train"] + ffpp["val"])
@@ -158,7 +162,7 @@ def test_contact_sheet_shows_every_identity_and_a_fake_per_method(demo, tmp_path
     root = demo[0]
     pairs = demo_pairs(root)
     methods = [m for m, _, _ in pairs]
-    assert methods == ["FF++ Deepfakes", "FF++ FaceSwap", "Celeb-DF synthesis", "DFDC"]
+    assert methods == [f"FF++ {m}" for m in FFPP_METHODS] + ["Celeb-DF synthesis", "DFDC"]
     for _, real, fake in pairs:
         assert real.is_file() and fake.is_file() and real != fake
     out = tmp_path / "sheet.png"
@@ -167,3 +171,17 @@ def test_contact_sheet_shows_every_identity_and_a_fake_per_method(demo, tmp_path
     assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.05
     with pytest.raises(FileNotFoundError, match="no demo data set"):
         demo_contact_sheet(tmp_path / "empty", tmp_path / "none.png")
+
+
+def test_recordings_move_blink_and_talk():
+    from istvt.data.demo import animate_points, make_identities
+
+    pts = make_identities(6, 0)[0].points
+    lid = lambda p: p[41, 1] - p[37, 1]  # noqa: E731  (left eye opening)
+    assert lid(animate_points(pts, 0.0, 1.0, 0.0)) < 0.3 * lid(pts)
+    gap = lambda p: p[57, 1] - p[51, 1]  # noqa: E731  (lower lip below upper lip)
+    assert gap(animate_points(pts, 0.0, 0.0, 1.0)) > gap(pts) + 10
+    turned = animate_points(pts, np.deg2rad(20), 0.0, 0.0)
+    shift = turned[:, 0] - pts[:, 0]
+    assert shift[30] > 8 and shift[30] > shift[0] + 8  # the nose tip moves, the jaw's side less
+    np.testing.assert_allclose(animate_points(pts, 0.0, 0.0, 0.0), pts, atol=1e-4)

@@ -27,6 +27,7 @@ Deterministic from ``seed``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -232,40 +233,160 @@ _MIRROR = np.array(
 
 
 # ---------------------------------------------------------------------------- videos
+#: depth of each landmark in front of the face plane (canvas px), for the yaw turn: the
+#: nose tip stands out, the jaw's sides recede
+_DEPTH = np.concatenate(
+    [
+        -30 + 25 * np.sin(np.linspace(0, np.pi, 17)),  # jaw: sides far back, chin forward
+        np.full(10, 12.0),  # brows
+        [14.0, 20.0, 28.0, 34.0],  # nose bridge to tip
+        [22.0, 26.0, 28.0, 26.0, 22.0],  # nostrils
+        np.full(12, 8.0),  # eyes
+        np.full(20, 16.0),  # mouth
+    ]
+)
+_UPPER_LIDS, _LOWER_LIDS = [37, 38, 43, 44], [41, 40, 47, 46]
+_LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
+_CHIN = [6, 7, 8, 9, 10]
+
+
+@dataclass
+class Motion:
+    """What varies over a recording, one value per frame: head pose (roll ``angle`` in
+    degrees, ``yaw`` in radians, ``scale``, shift ``dx``/``dy``), expression (``blink``:
+    eyelid closure 0-1, ``mouth``: opening 0-1) and lighting (``gain``, a horizontal
+    ``gradient`` of up to +-``slope`` grey levels growing over the clip)."""
+
+    angle: np.ndarray
+    yaw: np.ndarray
+    scale: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    gain: np.ndarray
+    blink: np.ndarray
+    mouth: np.ndarray
+    slope: float
+
+    def with_expression(self, other: Motion, eyes: bool = True) -> Motion:
+        """This pose and lighting with ``other``'s mouth (and, with ``eyes``, blinks)."""
+        n = len(self.angle)
+        blink = other.blink[:n] if eyes else self.blink
+        return dataclasses.replace(self, mouth=other.mouth[:n].copy(), blink=blink.copy())
+
+
 @dataclass
 class Footage:
     frames: np.ndarray  # (F, S, S, 3) uint8
     points: np.ndarray  # (F, 68, 2) landmarks of the shown face
     transforms: np.ndarray  # (F, 2, 3) canvas -> frame affine of each frame
+    motion: Motion | None = None
+
+
+def draw_motion(num_frames: int, fps: int, rng: np.random.Generator) -> Motion:
+    """A recording's head motion (slow roll, yaw and drift), talking (mouth) and blinks."""
+    n = num_frames
+    t = np.arange(n) / fps
+    phase = rng.uniform(0, 2 * np.pi, 7)
+    freq = rng.uniform(0.2, 0.6, 7)
+
+    def wave(k: int) -> np.ndarray:
+        return np.sin(2 * np.pi * freq[k] * t + phase[k])
+
+    blink = np.zeros(n)
+    for start in np.flatnonzero(rng.random(n) < 0.6 / fps):  # ~one blink in 1.7 s
+        for j, c in enumerate((0.5, 1.0, 1.0, 0.5)):  # ~160 ms at 25 fps
+            if start + j < n:
+                blink[start + j] = max(blink[start + j], c)
+    syllables = 4.0 + 2.0 * rng.random()  # talking: 4-6 openings a second
+    talk = np.clip(np.sin(2 * np.pi * syllables * t + phase[6]), 0, None)
+    mouth = talk * rng.uniform(0.3, 1.0) * (rng.random() < 0.8)
+    return Motion(
+        angle=4.0 * wave(0),
+        yaw=np.deg2rad(rng.uniform(8, 22)) * wave(5) + np.deg2rad(rng.uniform(-10, 10)),
+        scale=1.05 + 0.06 * wave(1),
+        dx=10.0 * wave(2) + rng.uniform(-8, 8),
+        dy=8.0 * wave(3) + rng.uniform(-6, 6),
+        gain=1.0 + 0.12 * wave(4),
+        blink=blink,
+        mouth=mouth,
+        slope=float(rng.uniform(-12, 12)),
+    )
+
+
+def animate_points(points: np.ndarray, yaw: float, blink: float, mouth: float) -> np.ndarray:
+    """Canvas landmarks of the face turned by ``yaw`` with the eyes ``blink`` closed and
+    the mouth ``mouth`` open (a 2.5-D turn about the vertical axis through the nose)."""
+    p = points.astype(np.float64).copy()
+    lids = p[_LOWER_LIDS] - p[_UPPER_LIDS]
+    p[_UPPER_LIDS] += 0.85 * blink * lids
+    face_height = p[8, 1] - p[27, 1]
+    p[_LOWER_LIP] += [0.0, 0.16 * mouth * face_height]
+    p[_CHIN] += [0.0, 0.10 * mouth * face_height]
+    cx = p[27:31, 0].mean()
+    p[:, 0] = cx + (p[:, 0] - cx) * np.cos(yaw) + _DEPTH * np.sin(yaw)
+    return p
+
+
+def render_frames(
+    person: Identity, motion: Motion, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames, landmarks and canvas -> frame transforms of ``person`` moving as
+    ``motion`` says (expression and yaw by a piecewise-affine warp of the portrait,
+    roll, scale and shift by a similarity, then lighting and sensor noise)."""
+    n = len(motion.angle)
+    frames, points, transforms = [], [], []
+    centre = person.points[27:36].mean(0)
+    gradient = np.linspace(-1, 1, size)[None, :, None] * motion.slope
+    # the warp moves the face only: triangles span the landmarks and a fixed frame
+    # around them (a third of the face's size away), the rest of the portrait stays
+    lo, hi = person.points.min(0), person.points.max(0)
+    pad = 0.35 * (hi - lo)
+    x0, y0 = np.maximum(lo - pad, 0)
+    x1, y1 = np.minimum(hi + pad, CANVAS - 1)
+    frame = np.array(
+        [
+            [x0, y0],
+            [(x0 + x1) / 2, y0],
+            [x1, y0],
+            [x1, (y0 + y1) / 2],
+            [x1, y1],
+            [(x0 + x1) / 2, y1],
+            [x0, y1],
+            [x0, (y0 + y1) / 2],
+        ],
+        dtype=np.float32,
+    )
+    inside = np.zeros((CANVAS, CANVAS, 1), np.float32)
+    inside[int(np.ceil(y0)) : int(y1), int(np.ceil(x0)) : int(x1)] = 1.0
+    src_full = np.concatenate([person.points, frame])
+    tris = _triangles(src_full, CANVAS)
+    for i in range(n):
+        moved = animate_points(person.points, motion.yaw[i], motion.blink[i], motion.mouth[i])
+        warped = warp_triangles(
+            person.image, src_full, np.concatenate([moved, frame]), tris, CANVAS
+        )
+        face = warped * inside + person.image * (1 - inside)
+        scale = (size / CANVAS) * motion.scale[i]
+        m = cv2.getRotationMatrix2D(tuple(map(float, centre)), float(motion.angle[i]), scale)
+        m[:, 2] += [size / 2 - centre[0] + motion.dx[i], size / 2 - centre[1] + motion.dy[i]]
+        img = cv2.warpAffine(
+            face, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        img = img * motion.gain[i] + gradient * (i / max(n - 1, 1)) + rng.normal(0, 3.0, img.shape)
+        frames.append(img.clip(0, 255).astype(np.uint8))
+        points.append(moved @ m[:, :2].T + m[:, 2])
+        transforms.append(m)
+    return np.stack(frames), np.stack(points).astype(np.float32), np.stack(transforms)
 
 
 def film(
     person: Identity, num_frames: int, size: int, fps: int, rng: np.random.Generator
 ) -> Footage:
-    """A short 'recording' of an identity: camera motion, lighting drift, noise."""
-    n = num_frames
-    t = np.arange(n) / fps
-    phase = rng.uniform(0, 2 * np.pi, 5)
-    freq = rng.uniform(0.2, 0.6, 5)
-    angle = 4.0 * np.sin(2 * np.pi * freq[0] * t + phase[0])
-    scale = (size / CANVAS) * (1.05 + 0.06 * np.sin(2 * np.pi * freq[1] * t + phase[1]))
-    dx = 10.0 * np.sin(2 * np.pi * freq[2] * t + phase[2]) + rng.uniform(-8, 8)
-    dy = 8.0 * np.sin(2 * np.pi * freq[3] * t + phase[3]) + rng.uniform(-6, 6)
-    gain = 1.0 + 0.12 * np.sin(2 * np.pi * freq[4] * t + phase[4])
-    gradient = np.linspace(-1, 1, size)[None, :, None] * rng.uniform(-12, 12)
-    frames, points, transforms = [], [], []
-    centre = person.points[27:36].mean(0)
-    for i in range(n):
-        m = cv2.getRotationMatrix2D(tuple(map(float, centre)), float(angle[i]), float(scale[i]))
-        m[:, 2] += [size / 2 - centre[0] + dx[i], size / 2 - centre[1] + dy[i]]
-        img = cv2.warpAffine(
-            person.image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        ).astype(np.float32)
-        img = img * gain[i] + gradient * (i / max(n - 1, 1)) + rng.normal(0, 3.0, img.shape)
-        frames.append(img.clip(0, 255).astype(np.uint8))
-        points.append(person.points @ m[:, :2].T + m[:, 2])
-        transforms.append(m)
-    return Footage(np.stack(frames), np.stack(points).astype(np.float32), np.stack(transforms))
+    """A short 'recording' of an identity: head motion in roll and yaw, talking, blinks,
+    camera drift, lighting drift, noise."""
+    motion = draw_motion(num_frames, fps, rng)
+    frames, points, transforms = render_frames(person, motion, size, rng)
+    return Footage(frames, points, transforms, motion)
 
 
 def _hull_mask(pts: np.ndarray, size: int) -> np.ndarray:
@@ -376,6 +497,62 @@ def self_blend(
     return np.stack(out), np.stack(masks)
 
 
+#: the mouth, and the chin below it: the region NeuralTextures re-renders
+_MOUTH_REGION = list(range(48, 68)) + [5, 6, 7, 8, 9, 10, 11]
+
+
+def _degrade(frames: np.ndarray, render: float) -> np.ndarray:
+    """A renderer's output: drawn at ``render`` of the frame's resolution, scaled up."""
+    size = frames.shape[1]
+    small = max(8, round(size * render))
+    return np.stack(
+        [
+            cv2.resize(
+                cv2.resize(f, (small, small), interpolation=cv2.INTER_AREA),
+                (size, size),
+                interpolation=cv2.INTER_LINEAR,
+            )
+            for f in frames
+        ]
+    )
+
+
+def reenact(
+    target: Footage,
+    person: Identity,
+    driver: Motion,
+    rng: np.random.Generator,
+    mouth_only: bool = False,
+    render: float = 0.6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Facial reenactment: ``person`` re-rendered in ``target``'s pose and lighting with
+    the expression of another recording (``driver``), at a renderer's resolution, and
+    blended into the target frames through a soft mask.
+
+    ``mouth_only=False``: Face2Face (the whole face re-rendered with the driver's mouth
+    and blinks, colour-matched, blended over the face); ``True``: NeuralTextures (only
+    the mouth and chin re-rendered with the driver's mouth, over a mouth-region mask).
+    """
+    size = target.frames.shape[1]
+    motion = target.motion.with_expression(driver, eyes=not mouth_only)
+    drawn, points, _ = render_frames(person, motion, size, rng)
+    drawn = _degrade(drawn, render)
+    out, masks = [], []
+    for frame, face, old, new in zip(target.frames, drawn, target.points, points, strict=True):
+        if mouth_only:
+            region = np.zeros((size, size), np.uint8)
+            hull = np.concatenate([old[_MOUTH_REGION], new[_MOUTH_REGION]])
+            cv2.fillConvexPoly(region, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
+            region = cv2.dilate(region, np.ones((5, 5), np.uint8))
+        else:
+            region = np.maximum(_hull_mask(old, size), _hull_mask(new, size))
+            face = _colour_transfer(face, frame, region)
+        soft = cv2.GaussianBlur(region.astype(np.float32), (11, 11), 0)[..., None]
+        out.append((face * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
+        masks.append(soft[..., 0] > 0.05)
+    return np.stack(out), np.stack(masks)
+
+
 def write_video(path: Path, frames: np.ndarray, fps: int, crf: int) -> None:
     """H.264 (libx264, yuv420p) at the given CRF, written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -435,8 +612,43 @@ def _test_ids(n: int, test_share: float) -> set[int]:
 RENDER = {"celebdf": 0.75, "dfdc": 0.5}
 
 
+#: FF++ demo methods, each modelled on its real counterpart's artifact
+FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
+
+
+def ffpp_fake(
+    method: str,
+    target: Footage,
+    target_person: Identity,
+    source_person: Identity,
+    source: Footage,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One FF++ demo fake of ``target`` (the real video) made with ``source`` (the
+    other video of its FF++ pair), by the method's published recipe in miniature:
+
+    * Deepfakes: the source identity's face from an autoencoder-sized render (half the
+      frame's resolution: the face at ~64 px, as DeepFaceLab's 64-128 px outputs on
+      FF++'s faces), scaled up, colour-matched and blended in;
+    * FaceSwap: a graphics swap of the source identity (landmark-fitted warp), colour
+      transfer, Poisson blend with its boundary;
+    * Face2Face: the target's own face re-rendered with the source clip's expression;
+    * NeuralTextures: the target's mouth region re-rendered with the source clip's
+      mouth motion.
+    """
+    if method == "Deepfakes":
+        return swap(target, source_person, rng, render=0.5)
+    if method == "FaceSwap":
+        return swap(target, source_person, rng)
+    if method == "Face2Face":
+        return reenact(target, target_person, source.motion, rng, render=0.75)
+    if method == "NeuralTextures":
+        return reenact(target, target_person, source.motion, rng, mouth_only=True, render=0.6)
+    raise ValueError(f"unknown FF++ demo method {method!r}; choose from {FFPP_METHODS}")
+
+
 def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
-    """FF++ layout: originals, FaceSwap (landmark swap), Deepfakes (self-blend), splits."""
+    """FF++ layout: originals, the four methods' fakes of each pair (both ways), splits."""
     rng = np.random.default_rng([opts.seed, 1])
     splits = _split_ids(len(people), opts.test_share)
     (root / "splits").mkdir(parents=True, exist_ok=True)
@@ -458,15 +670,14 @@ def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         for k in range(0, len(ids), 2):
             for t, s in ((ids[k], ids[k + 1]), (ids[k + 1], ids[k])):
                 name = f"{t:03d}_{s:03d}.mp4"
-                frames, masks = swap(footage[t], people[s], rng)
-                path = root / "manipulated_sequences/FaceSwap/c23/videos" / name
-                write_video(path, frames, opts.fps, opts.ffpp_crf)
-                _save_mask(root, path, masks)
-                frames, masks = self_blend(footage[t], rng)
-                path = root / "manipulated_sequences/Deepfakes/c23/videos" / name
-                write_video(path, frames, opts.fps, opts.ffpp_crf)
-                _save_mask(root, path, masks)
-                videos += 2
+                for method in FFPP_METHODS:
+                    frames, masks = ffpp_fake(
+                        method, footage[t], people[t], people[s], footage[s], rng
+                    )
+                    path = root / f"manipulated_sequences/{method}/c23/videos" / name
+                    write_video(path, frames, opts.fps, opts.ffpp_crf)
+                    _save_mask(root, path, masks)
+                    videos += 1
     return videos
 
 
@@ -571,9 +782,11 @@ def _write_readme(folder: Path, opts: DemoOptions) -> None:
     (folder / "README.txt").write_text(
         "Embedded demo data generated by `istvt demo-data` from faces shipped in matplotlib "
         "and scikit-image.\nFolder names follow each benchmark's layout; the methods are "
-        "the demo's own: FF++ FaceSwap = landmark face swap, FF++ Deepfakes = self-blend "
-        "(SBI-style), Celeb-DF Celeb-synthesis = temporally jittered swap, DFDC fakes = "
-        "self-blends and swaps.\nGround-truth masks: masks/<video path>.npz.\n"
+        "the demo's own: FF++ Deepfakes = low-resolution swap of another identity, FaceSwap "
+        "= graphics swap, Face2Face = own face with another clip's expression, "
+        "NeuralTextures = mouth region re-rendered; Celeb-DF Celeb-synthesis = temporally "
+        "jittered swap, DFDC fakes = self-blends and swaps.\n"
+        "Ground-truth masks: masks/<video path>.npz.\n"
         f"options: {json.dumps(opts.__dict__)}\n"
     )
 
