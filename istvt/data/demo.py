@@ -1,9 +1,11 @@
 """The embedded demo data set: videos and fakes generated from faces shipped in packages.
 
 Nothing is downloaded. Two photographs ship with our dependencies (matplotlib's
-``grace_hopper.jpg`` and scikit-image's astronaut); morphing between them, mirroring
-and recolouring give further identities. Each identity becomes short videos with
-camera motion, lighting drift and sensor noise, H.264-encoded with PyAV. Fakes:
+``grace_hopper.jpg`` and scikit-image's astronaut); each demo person is a portrait of
+their own around a face taken from one of them (:mod:`istvt.data.portraits`: face
+shape, skin tone, age cues, hair, glasses, clothes, background). Each identity becomes
+short videos with head motion in roll and yaw, talking, blinks, camera and lighting
+drift and sensor noise, H.264-encoded with PyAV. Fakes:
 
 * ``swap``: landmark face swap (Delaunay warp + colour transfer + seamless clone),
   re-fitted every frame with landmark jitter so the blend boundary flickers -- the
@@ -39,6 +41,7 @@ import cv2
 import numpy as np
 
 from istvt.data.faces import FaceOptions, FaceTracker, landmarks
+from istvt.data.portraits import draw_look, draw_portrait, reshape_face
 
 log = logging.getLogger(__name__)
 
@@ -180,41 +183,34 @@ class Identity:
 
 
 def make_identities(count: int, seed: int) -> list[Identity]:
-    """``count`` distinct identities: the two photographs, morphs between them, and
-    mirrored / recoloured variants, all in the canonical canvas."""
+    """``count`` demo people, each a coherent portrait of its own
+    (:mod:`istvt.data.portraits`): a face taken from one of the two photographs
+    (alternating, mirrored every other pair), reshaped to the person's face shape,
+    recoloured to their skin tone, with their age cues, hair, glasses, clothes and
+    background."""
     if count < 6:
         raise ValueError(f"demo.identities must be at least 6, got {count}")
     bases = []
     for img in _source_images():
         canvas, pts = _to_canvas(img, _detect_landmarks(img))
         bases.append((canvas, pts))
-    (a_img, a_pts), (b_img, b_pts) = bases
-    full_a, full_b = _frame_points(a_pts, CANVAS), _frame_points(b_pts, CANVAS)
-    people = [Identity("hopper", a_img, a_pts), Identity("astronaut", b_img, b_pts)]
-    alphas = [0.3, 0.5, 0.7, 0.2, 0.4, 0.6, 0.8]
-    rng = np.random.default_rng(seed)
-    k = 0
-    while len(people) < count:
-        alpha = alphas[k % len(alphas)]
-        mid = (1 - alpha) * full_a + alpha * full_b
-        tris = _triangles(mid, CANVAS)
-        wa = warp_triangles(a_img, full_a, mid, tris, CANVAS)
-        wb = warp_triangles(b_img, full_b, mid, tris, CANVAS)
-        img = ((1 - alpha) * wa + alpha * wb).clip(0, 255).astype(np.uint8)
-        pts = mid[:68].astype(np.float32)
-        variant = k // len(alphas)
-        if k % 2 == 1:  # mirror: a different face geometry (asymmetries swap sides)
-            img = img[:, ::-1].copy()
+    rng = np.random.default_rng([seed, 7])
+    people = []
+    for k in range(count):
+        image, pts = bases[k % 2]
+        if (k // 2) % 2 == 1:  # mirrored: asymmetries change sides
+            image = image[:, ::-1].copy()
             pts = pts.copy()
             pts[:, 0] = CANVAS - 1 - pts[:, 0]
             pts = pts[_MIRROR]
-        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.int16)
-        hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-6, 7)) + 3 * variant) % 180
-        hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.8, 1.2), 0, 255)
-        img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
-        people.append(Identity(f"morph{k}", img, pts))
-        k += 1
-    return people[:count]
+        wears_glasses = k % 2 == 0  # the first photograph's face wears glasses
+        look = draw_look(rng, has_glasses=wears_glasses)
+        shaped = reshape_face(pts, look)
+        face = FaceWarp(image, pts)(shaped)
+        drawn = dataclasses.replace(look, glasses=look.glasses and not wears_glasses)
+        portrait = draw_portrait(face, shaped, drawn, CANVAS)
+        people.append(Identity(f"person{k:02d}", portrait, shaped))
+    return people
 
 
 # dlib 68-point indices after a horizontal flip
@@ -327,6 +323,42 @@ def animate_points(points: np.ndarray, yaw: float, blink: float, mouth: float) -
     return p
 
 
+class FaceWarp:
+    """Piecewise-affine warps of a canvas portrait that move its face only: triangles
+    span the landmarks and a fixed frame around them (a third of the face's size
+    away); the rest of the portrait stays."""
+
+    def __init__(self, image: np.ndarray, points: np.ndarray) -> None:
+        lo, hi = points.min(0), points.max(0)
+        pad = 0.35 * (hi - lo)
+        x0, y0 = np.maximum(lo - pad, 0)
+        x1, y1 = np.minimum(hi + pad, CANVAS - 1)
+        self.frame = np.array(
+            [
+                [x0, y0],
+                [(x0 + x1) / 2, y0],
+                [x1, y0],
+                [x1, (y0 + y1) / 2],
+                [x1, y1],
+                [(x0 + x1) / 2, y1],
+                [x0, y1],
+                [x0, (y0 + y1) / 2],
+            ],
+            dtype=np.float32,
+        )
+        self.inside = np.zeros((CANVAS, CANVAS, 1), np.float32)
+        self.inside[int(np.ceil(y0)) : int(y1), int(np.ceil(x0)) : int(x1)] = 1.0
+        self.image = image
+        self.src = np.concatenate([points, self.frame])
+        self.tris = _triangles(self.src, CANVAS)
+
+    def __call__(self, moved: np.ndarray) -> np.ndarray:
+        """The portrait with its landmarks moved to ``moved`` (float32)."""
+        dst = np.concatenate([moved, self.frame])
+        warped = warp_triangles(self.image, self.src, dst, self.tris, CANVAS)
+        return warped * self.inside + self.image * (1 - self.inside)
+
+
 def render_frames(
     person: Identity, motion: Motion, size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -337,35 +369,10 @@ def render_frames(
     frames, points, transforms = [], [], []
     centre = person.points[27:36].mean(0)
     gradient = np.linspace(-1, 1, size)[None, :, None] * motion.slope
-    # the warp moves the face only: triangles span the landmarks and a fixed frame
-    # around them (a third of the face's size away), the rest of the portrait stays
-    lo, hi = person.points.min(0), person.points.max(0)
-    pad = 0.35 * (hi - lo)
-    x0, y0 = np.maximum(lo - pad, 0)
-    x1, y1 = np.minimum(hi + pad, CANVAS - 1)
-    frame = np.array(
-        [
-            [x0, y0],
-            [(x0 + x1) / 2, y0],
-            [x1, y0],
-            [x1, (y0 + y1) / 2],
-            [x1, y1],
-            [(x0 + x1) / 2, y1],
-            [x0, y1],
-            [x0, (y0 + y1) / 2],
-        ],
-        dtype=np.float32,
-    )
-    inside = np.zeros((CANVAS, CANVAS, 1), np.float32)
-    inside[int(np.ceil(y0)) : int(y1), int(np.ceil(x0)) : int(x1)] = 1.0
-    src_full = np.concatenate([person.points, frame])
-    tris = _triangles(src_full, CANVAS)
+    warp = FaceWarp(person.image, person.points)
     for i in range(n):
         moved = animate_points(person.points, motion.yaw[i], motion.blink[i], motion.mouth[i])
-        warped = warp_triangles(
-            person.image, src_full, np.concatenate([moved, frame]), tris, CANVAS
-        )
-        face = warped * inside + person.image * (1 - inside)
+        face = warp(moved)
         scale = (size / CANVAS) * motion.scale[i]
         m = cv2.getRotationMatrix2D(tuple(map(float, centre)), float(motion.angle[i]), scale)
         m[:, 2] += [size / 2 - centre[0] + motion.dx[i], size / 2 - centre[1] + motion.dy[i]]
