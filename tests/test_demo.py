@@ -93,7 +93,10 @@ def test_fakes_differ_from_their_originals_inside_the_mask(demo):
         mask = load_mask(ffpp, path)
         diff = np.abs(fake - real).mean(-1)
         inside, outside = diff[mask].mean(), diff[~mask].mean()
-        assert inside > 3 * outside and inside > 4, (method, inside, outside)
+        # a reenactment keeps the target's own face: only expression and rendering
+        # differ inside its face mask, less than another person's face does
+        ratio = 2 if method == "Face2Face" else 3
+        assert inside > ratio * outside and inside > 4, (method, inside, outside)
         areas[method] = mask.mean()
     assert areas["NeuralTextures"] < 0.5 * areas["Face2Face"]  # the mouth region only
 

@@ -440,12 +440,7 @@ def swap(
         tris = _triangles(dst_full, size)
         warped = warp_triangles(source.image, src_full, dst_full, tris, size)
         if render < 1.0:
-            small = max(8, round(size * render))
-            warped = cv2.resize(
-                cv2.resize(warped, (small, small), interpolation=cv2.INTER_AREA),
-                (size, size),
-                interpolation=cv2.INTER_LINEAR,
-            )
+            warped = at_resolution(warped, render)
         mask = _hull_mask(fitted, size)
         if temporal_jitter:
             k = int(rng.integers(0, 3)) * 2 + 1
@@ -508,19 +503,14 @@ def self_blend(
 _MOUTH_REGION = list(range(48, 68)) + [5, 6, 7, 8, 9, 10, 11]
 
 
-def _degrade(frames: np.ndarray, render: float) -> np.ndarray:
-    """A renderer's output: drawn at ``render`` of the frame's resolution, scaled up."""
-    size = frames.shape[1]
+def at_resolution(image: np.ndarray, render: float) -> np.ndarray:
+    """A renderer's output: ``image`` drawn at ``render`` of its resolution, scaled up."""
+    size = image.shape[0]
     small = max(8, round(size * render))
-    return np.stack(
-        [
-            cv2.resize(
-                cv2.resize(f, (small, small), interpolation=cv2.INTER_AREA),
-                (size, size),
-                interpolation=cv2.INTER_LINEAR,
-            )
-            for f in frames
-        ]
+    return cv2.resize(
+        cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA),
+        (size, size),
+        interpolation=cv2.INTER_LINEAR,
     )
 
 
@@ -543,7 +533,7 @@ def reenact(
     size = target.frames.shape[1]
     motion = target.motion.with_expression(driver, eyes=not mouth_only)
     drawn, points, _ = render_frames(person, motion, size, rng)
-    drawn = _degrade(drawn, render)
+    drawn = np.stack([at_resolution(f, render) for f in drawn])
     out, masks = [], []
     for frame, face, old, new in zip(target.frames, drawn, target.points, points, strict=True):
         if mouth_only:
