@@ -188,3 +188,18 @@ def test_recordings_move_blink_and_talk():
     shift = turned[:, 0] - pts[:, 0]
     assert shift[30] > 8 and shift[30] > shift[0] + 8  # the nose tip moves, the jaw's side less
     np.testing.assert_allclose(animate_points(pts, 0.0, 0.0, 0.0), pts, atol=1e-4)
+
+
+def test_demo_people_are_distinct_portraits():
+    from istvt.data.demo import make_identities
+
+    people = make_identities(8, 0)
+    images = np.stack([p.image for p in people]).astype(float)
+    for i in range(len(people)):
+        for j in range(i + 1, len(people)):
+            # backdrop, clothes, hair and skin differ: far apart everywhere, not a recolour
+            assert np.abs(images[i] - images[j]).mean() > 15, (i, j)
+    widths = [p.points[16, 0] - p.points[0, 0] for p in people]
+    assert len({round(w) for w in widths}) >= 6  # face shapes of their own
+    again = make_identities(8, 0)  # deterministic from the seed
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(people, again, strict=True))
