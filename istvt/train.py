@@ -419,10 +419,7 @@ def chance_metrics(val_set) -> dict:
     the videos, AUC = 0.5)."""
     labels = np.asarray(val_set.labels, dtype=float)
     p = float(np.clip(labels.mean(), 1e-7, 1 - 1e-7))
-    per_video = {}
-    for vid, label in zip(val_set.video_ids, labels, strict=True):
-        per_video[vid] = label
-    v = float(np.mean(list(per_video.values())))
+    v = float(np.mean(list(dict(zip(val_set.video_ids, labels, strict=True)).values())))
     return {
         "val_loss": -(p * math.log(p) + (1 - p) * math.log(1 - p)),
         "val_video_acc": max(v, 1 - v),

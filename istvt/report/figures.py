@@ -246,7 +246,6 @@ def demo_contact_sheet(root: str | Path, out: str | Path, columns: int = 8) -> N
     """Every demo identity once (its Celeb-DF-layout real video, the one layout that
     films all of them; the FF++ originals without it), then one fake of each method
     beside its real: what the demo data sets look like, before anything is trained."""
-    import numpy as np
 
     root = Path(root)
     people = sorted(
@@ -273,7 +272,7 @@ def demo_contact_sheet(root: str | Path, out: str | Path, columns: int = 8) -> N
         for j, (kind, path) in enumerate((("real", real), (method, fake))):
             cell = 2 * k + j
             ax = axes[rows_people + cell // columns, cell % columns]
-            ax.imshow(np.asarray(_middle_frame(path)))
+            ax.imshow(_middle_frame(path))
             ax.set_title(f"{kind}\n{path.stem[:12]}", fontsize=6)
     fig.suptitle(
         f"Demo data: {len(people)} identities, then one fake per method beside its real",
