@@ -299,11 +299,32 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    import yaml
+
+    from istvt.cost import format_plan, plan_summary
+
+    path = Path(args.configfile)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such config file (run from the checkout's root, or give --configfile)"
+        )
+    summary = plan_summary(yaml.safe_load(path.read_text()), str(path), args.gpu)
+    print(json.dumps(summary, indent=1) if args.json else format_plan(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="istvt", description="ISTVT deepfake detection: model, data, training, analysis"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plan", help="what a workflow config runs and costs, before anything runs")
+    p.add_argument("--configfile", default="config/config.yaml", help="default: config/config.yaml")
+    p.add_argument("--gpu", default="H200", help="the measured GPU of the GPU column")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("flops", help="MACs per clip (paper convention) and Tables IV-V")
     _add_model_args(p)

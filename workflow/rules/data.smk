@@ -5,7 +5,7 @@ rule demo_data:
     output:
         directory("resources/demo/{demo}"),
     params:
-        options=DEMO_OPTIONS.__dict__,
+        options=PLAN.demo.__dict__,
         istvt_version=ISTVT_VERSION,
     log:
         "logs/demo_data/{demo}.log",
@@ -19,7 +19,7 @@ rule demo_data:
 
 rule demo_figure:  # every demo identity, and one fake per method beside its real
     input:
-        DEMO_ROOTS,
+        PLAN.demo_roots,
     output:
         "results/figures/demo_data.png",
     log:
@@ -38,10 +38,10 @@ checkpoint manifest:  # a checkpoint: its row count decides the preprocessing sh
         coverage="results/manifests/{dataset}.coverage.csv",
         coverage_md="results/manifests/{dataset}.coverage.md",
     params:
-        layout=get_dataset_layout,
-        root=get_dataset_root,
-        options=get_dataset_options,
-        splits=get_dataset_splits,
+        layout=dataset_key("layout"),
+        root=dataset_key("root"),
+        options=dataset_key("options", {}),
+        splits=lambda w: PLAN.dataset_splits(w.dataset),
         istvt_version=ISTVT_VERSION,
     log:
         "logs/manifest/{dataset}.log",
@@ -57,12 +57,12 @@ checkpoint manifest:  # a checkpoint: its row count decides the preprocessing sh
 # (perturbed/{dataset}/compression-{crf}). The rules below gather a set's shards.
 rule preprocess_shard:
     input:
-        manifest=get_shard_manifest,
+        manifest=lambda w: PLAN.faceset(w.faceset)[0],
     output:
         shard="resources/shards/{faceset}/shard-{shard}.npz",
         status="resources/shards/{faceset}/shard-{shard}.status.csv",
     params:
-        options=get_shard_options,
+        options=lambda w: PLAN.faceset_options(w.faceset),
         istvt_version=ISTVT_VERSION,
     log:
         "logs/preprocess/{faceset}/shard-{shard}.log",

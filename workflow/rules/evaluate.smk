@@ -9,7 +9,7 @@ rule evaluate:
         predictions="results/predictions/{experiment}/{testset}.csv",
         metrics="results/metrics/{experiment}/{testset}.json",
     params:
-        testset=get_testset,
+        testset=lambda w: PLAN.testsets[w.testset],
         evaluate=EVALUATE,
         seed=config.get("seed", 0),
         istvt_version=ISTVT_VERSION,

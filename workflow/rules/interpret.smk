@@ -5,7 +5,7 @@
 
 rule interpret:
     input:
-        unpack(get_interpret_data),
+        unpack(get_train_data),
         model="results/models/{experiment}/best_model.pth",
     output:
         table=report(
@@ -31,8 +31,8 @@ rule interpret:
             labels={"experiment": "{experiment}", "what": "heatmaps: {video}"},
         ),
     params:
-        faithfulness=FAITHFULNESS,
-        heatmaps=HEATMAPS,
+        faithfulness=PLAN.faithfulness,
+        heatmaps=PLAN.heatmaps,
         methods=lambda w: EXPERIMENTS[w.experiment]["methods"],
         mask_root=get_mask_root,
         istvt_version=ISTVT_VERSION,

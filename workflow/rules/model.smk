@@ -11,7 +11,7 @@ rule model_card:
         csv="results/tables/model_cost.csv",
         summary="results/model/summary.json",
     params:
-        model=MODEL_CONFIG.to_dict(),
+        model=PLAN.model.to_dict(),
         istvt_version=ISTVT_VERSION,
     log:
         "logs/model_card.log",

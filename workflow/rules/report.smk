@@ -3,8 +3,8 @@
 
 rule tables:
     input:
-        predictions=all_predictions(),
-        metrics=all_metrics(),
+        predictions=[f"results/predictions/{e}/{t}.csv" for e, t in PLAN.evaluations],
+        metrics=[f"results/metrics/{e}/{t}.json" for e, t in PLAN.evaluations],
     output:
         table1=report(
             "results/tables/table1_in_dataset.csv",
@@ -28,10 +28,10 @@ rule tables:
         ),
         matrix_md="results/tables/all_results.md",
     params:
-        evaluations=EVALUATIONS,
-        report=REPORT,
+        evaluations=PLAN.evaluations,
+        report=PLAN.report,
         train_sets={e: ex["dataset"] for e, ex in EXPERIMENTS.items()},
-        testsets=TESTSETS,
+        testsets=PLAN.testsets,
         bootstrap=EVALUATE["bootstrap"],
         istvt_version=ISTVT_VERSION,
     log:
@@ -77,11 +77,11 @@ rule training_figure:
                 category="Training",
                 labels={"models": group},
             )
-            for group, path in TRAINING_FIGURES.items()
+            for group, path in PLAN.training_figures.items()
         },
     params:
         experiments=list(EXPERIMENTS),
-        groups=TRAINING_GROUPS,
+        groups=PLAN.training_groups,
         istvt_version=ISTVT_VERSION,
     log:
         "logs/training_figure.log",
@@ -99,25 +99,25 @@ rule summary:
         model_cost="results/tables/model_cost.md",
         model_summary="results/model/summary.json",
         figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),
-        training=list(TRAINING_FIGURES.values()),
-        demo_figure=DEMO_FIGURE,
+        training=list(PLAN.training_figures.values()),
+        demo_figure=PLAN.demo_figure,
         train_logs=expand("results/models/{experiment}/train_log.csv", experiment=EXPERIMENTS),
-        status=expand("results/faces/{dataset}", dataset=DATASETS),
-        coverage=expand("results/manifests/{dataset}.coverage.md", dataset=DATASETS),
-        interpret_tables=all_interpretations(),
-        interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=INTERPRETED),
-        heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=INTERPRETED),
-        ablation_tables=expand("results/tables/ablation_{table}.md", table=ABLATION_TABLES),
+        status=expand("results/faces/{dataset}", dataset=PLAN.datasets),
+        coverage=expand("results/manifests/{dataset}.coverage.md", dataset=PLAN.datasets),
+        interpret_tables=expand("results/interpret/{experiment}/faithfulness.md", experiment=PLAN.interpreted),
+        interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=PLAN.interpreted),
+        heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=PLAN.interpreted),
+        ablation_tables=expand("results/tables/ablation_{table}.md", table=PLAN.ablation_tables),
         robustness_tables=expand(
-            "results/tables/robustness_{experiment}.md", experiment=ROBUST_EXPERIMENTS
+            "results/tables/robustness_{experiment}.md", experiment=PLAN.robust_experiments
         ),
         robustness_figures=expand(
-            "results/figures/robustness_{experiment}.png", experiment=ROBUST_EXPERIMENTS
+            "results/figures/robustness_{experiment}.png", experiment=PLAN.robust_experiments
         ),
     output:
         "results/report.md",
     params:
-        interpreted=INTERPRETED,
+        interpreted=PLAN.interpreted,
         config=config,
         experiments=EXPERIMENTS,
         istvt_version=ISTVT_VERSION,
@@ -141,7 +141,7 @@ rule ablation_table:
         ),
         markdown="results/tables/ablation_{table}.md",
     params:
-        rows=lambda w: [r for r in ABLATION_ROWS if r["table"] == w.table],
+        rows=lambda w: [r for r in PLAN.ablation_rows if r["table"] == w.table],
         models={e: ex["model"] for e, ex in EXPERIMENTS.items()},
         istvt_version=ISTVT_VERSION,
     log:

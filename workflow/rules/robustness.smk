@@ -11,7 +11,7 @@ checkpoint compress_videos:  # its manifest decides the shards
         "results/manifests/perturbed/{dataset}/compression-{level}.csv",
     params:
         videos="resources/perturbed/{dataset}/compression-{level}",
-        root=get_dataset_root,
+        root=dataset_key("root"),
         istvt_version=ISTVT_VERSION,
     log:
         "logs/compress_videos/{dataset}/compression-{level}.log",
@@ -36,7 +36,7 @@ rule preprocess_perturbed:
         "../scripts/gather_faces.py"
 
 
-if CLIP_GRID:
+if PLAN.clip_grid:
 
     rule evaluate_perturbations:
         input:
@@ -45,17 +45,17 @@ if CLIP_GRID:
         output:
             predictions=[
                 f"results/predictions/{{experiment}}/{{testset}}/{p}-{lv}.csv"
-                for p, lv in CLIP_GRID
+                for p, lv in PLAN.clip_grid
             ],
             metrics=[
                 f"results/metrics/{{experiment}}/{{testset}}/{p}-{lv}.json"
-                for p, lv in CLIP_GRID
+                for p, lv in PLAN.clip_grid
             ],
         params:
-            testset=get_testset,
+            testset=lambda w: PLAN.testsets[w.testset],
             evaluate=EVALUATE,
             seed=config.get("seed", 0),
-            grid=CLIP_GRID,
+            grid=PLAN.clip_grid,
             istvt_version=ISTVT_VERSION,
         log:
             "logs/evaluate/{experiment}/{testset}/perturbations.log",
@@ -78,7 +78,7 @@ rule evaluate_perturbed:  # video-level perturbations: their own faces per level
         predictions="results/predictions/{experiment}/{testset}/{perturbation}-{level}.csv",
         metrics="results/metrics/{experiment}/{testset}/{perturbation}-{level}.json",
     params:
-        testset=get_testset,
+        testset=lambda w: PLAN.testsets[w.testset],
         evaluate=EVALUATE,
         seed=config.get("seed", 0),
         perturbation=get_perturbation,
@@ -101,7 +101,7 @@ rule evaluate_perturbed:  # video-level perturbations: their own faces per level
 rule robustness:
     input:
         clean=lambda w: f"results/metrics/{w.experiment}/{EXPERIMENTS[w.experiment]['dataset']}.json",
-        perturbed=lambda w: all_robustness_metrics(w.experiment),
+        perturbed=lambda w: PLAN.robustness_metrics(w.experiment),
     output:
         table=report(
             "results/tables/robustness_{experiment}.csv",

@@ -8,7 +8,7 @@ rule train:
         model="results/models/{experiment}/best_model.pth",
         log_csv="results/models/{experiment}/train_log.csv",
     params:
-        experiment=get_experiment,
+        experiment=lambda w: EXPERIMENTS[w.experiment],
         state="resources/work/train/{experiment}/state.pt",
         istvt_version=ISTVT_VERSION,
     log:
