@@ -107,15 +107,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-paper", action="store_true", help="demo-size model only")
+    parser.add_argument("--skip-models", action="store_true", help="extraction and stores only")
     args = parser.parse_args()
     torch.set_num_threads(1)
     flags = cpu_flags()
     bf16 = cpu_class(flags) in ("amx", "avx512_bf16")
     print(cpu_line(), f"-> class {cpu_class(flags)}; bf16 autocast: {bf16}", flush=True)
     demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["model"]
-    models = [{"model": "demo", **model_rates(ModelConfig.from_dict(demo), args.repeats, bf16)}]
-    print(models[-1], flush=True)
-    if not args.skip_paper:
+    models = []
+    if not args.skip_models:
+        models.append(
+            {"model": "demo", **model_rates(ModelConfig.from_dict(demo), args.repeats, bf16)}
+        )
+        print(models[-1], flush=True)
+    if not (args.skip_paper or args.skip_models):
         models.append({"model": "paper", **model_rates(ModelConfig(), args.repeats, bf16)})
         print(models[-1], flush=True)
 
@@ -142,7 +147,7 @@ def main() -> None:
             "machine": cpu_line(),
             "command": "python benchmarks/plan_rates.py",
             "commit": commit,
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
             "precision": "bf16" if bf16 else "fp32",
             "models": models,
         },

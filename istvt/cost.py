@@ -143,7 +143,8 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
     cls = cpu_class(flags)
     cpu = rates["cpus"][cls if cls in rates["cpus"] else "avx2"]
     gpu_rates = rates["gpus"][gpu]
-    stages = {k: Stage() for k in ("face extraction", "training", "evaluation", "relevance maps")}
+    names = ("demo data", "face extraction", "training", "evaluation", "relevance maps")
+    stages = {k: Stage() for k in names}
 
     def n(ds, split):
         return videos[ds].get(split, 0)
@@ -171,6 +172,18 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
         stages[stage].core_h += count * ms / 1000 / 3600
         stages[stage].gpu_h += count * per_clip[kind] * gm / gpu_rates["gmacs"] / 3600
 
+    # the demo's own videos (rule demo_data), on CPU cores only
+    demo = stages.pop("demo data")
+    for layout in {ds["layout"] for ds in plan.datasets.values() if ds.get("demo")}:
+        name = next(
+            n for n, ds in plan.datasets.items() if ds.get("demo") and ds["layout"] == layout
+        )
+        count = sum(v for k, v in videos[name].items() if k != "source")
+        demo.core_h += count * plan.demo.frames * rates["demo_data"]["s_per_frame"] / 3600
+        demo.jobs += 1
+    if demo.jobs:
+        demo.gpu_h = None
+        stages = {"demo data": demo, **stages}
     # face extraction: every face set's videos, on CPU cores only
     disk = 0.0
     for faceset, ds in plan.facesets().items():
@@ -336,6 +349,12 @@ def format_plan(s: dict) -> str:
             f"| {name} | {st['jobs']} | {_hours(st['cpu_core_hours'])} | "
             f"{_hours(st['cpu_wall_hours'])} | {_hours(st['gpu_hours'])} |"
         )
+    core = sum(st["cpu_core_hours"] for st in c["stages"].values())
+    gpu = sum(st["gpu_hours"] or 0 for st in c["stages"].values())
+    lines.append(
+        f"| **all** | | **{_hours(core)}** | **{_hours(core / c['cpu']['cores'])}** | "
+        f"**{_hours(gpu)}** (+ extraction on CPU cores) |"
+    )
     lines += [
         "",
         f"Face-clip store ({c['store']}): {c['disk_gb']:.2f} GB. Estimates from the measured "
