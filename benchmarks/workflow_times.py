@@ -42,4 +42,8 @@ def main(run_dir: str = ".") -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", nargs="?", default=".", help="a finished run (default: .)")
+    sys.exit(main(parser.parse_args().run_dir))

@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -106,11 +107,16 @@ def check(cmd: list[str], root: Path) -> None:
     elif head == "python" and cmd[1:3] == ["-m", "istvt.configdoc"]:
         proc = run([sys.executable, *cmd[1:]], root)
         assert proc.returncode == 0, proc.stdout[-2000:]
-    elif head == "torchrun":
-        for opt in options(cmd):
+    elif head == "torchrun":  # torchrun's options, then the module's own
+        split = cmd.index("-m")
+        for opt in options(cmd[:split]):
             assert opt in _help("torchrun"), f"torchrun has no {opt}"
-        module = cmd[cmd.index("-m") + 1]
-        assert "usage" in _help(sys.executable, "-m", module).lower()
+        module, rest = cmd[split + 1], cmd[split + 2 :]
+        if module == "istvt.cli":
+            check(["istvt", *rest], root)
+        else:
+            text = _help(sys.executable, "-m", module)
+            assert all(opt in text for opt in options(rest)), f"{module}: {options(rest)}"
     elif head == "bash" and cmd[1].startswith("benchmarks/"):
         assert run(["bash", "-n", str(REPO / cmd[1])], REPO).returncode == 0
     else:
@@ -125,12 +131,21 @@ def test_the_manual_has_its_commands():
 
 
 def test_every_command_of_readme_and_docs_runs(checkout):
-    failures = []
+    pages = {}
     for page, line in commands():
+        pages.setdefault(line, []).append(page)
+
+    def attempt(line):
         try:
             check(shlex.split(line), checkout)
         except (AssertionError, pytest.fail.Exception, subprocess.TimeoutExpired) as exc:
-            failures.append(f"{page}: {line}\n  {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            return f"{', '.join(sorted(set(pages[line])))}: {line}\n  {first}"
+        return None
+
+    # each check is a subprocess: two at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [f for f in pool.map(attempt, sorted(pages)) if f]
     assert not failures, "\n".join(failures)
 
 
@@ -152,3 +167,14 @@ def test_every_link_and_picture_of_the_manual_exists():
                 if anchor not in slugs:
                     broken.append(f"{page.name}: {target} (no such heading)")
     assert not broken, "\n".join(broken)
+
+
+def test_a_drifted_command_fails_its_check(tmp_path):
+    for drifted in (
+        "istvt infer --model m.pth --no-such-option",
+        "python benchmarks/no_such_script.py",
+        "python -m pip install -e '.[no_such_extra]'",
+        "make everything",
+    ):
+        with pytest.raises((AssertionError, pytest.fail.Exception)):
+            check(shlex.split(drifted), tmp_path)
