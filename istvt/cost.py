@@ -12,6 +12,8 @@ wall time is core-hours / cores, a lower bound.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -83,9 +85,15 @@ class Stage:
 
 
 def _gmacs(model: dict) -> float:
+    return _gmacs_of(json.dumps(ModelConfig.from_dict(model).architecture(), sort_keys=True))
+
+
+@functools.cache
+def _gmacs_of(architecture: str) -> float:
+    """MACs per clip (counted on the meta device, once per architecture)."""
     from istvt.model.flops import count_macs
 
-    return count_macs(ModelConfig.from_dict(model)).total / 1e9
+    return count_macs(ModelConfig.from_dict(json.loads(architecture))).total / 1e9
 
 
 def videos_per_split(plan, manifests: dict, found: dict | None = None) -> dict[str, dict]:
