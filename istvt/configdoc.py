@@ -30,7 +30,7 @@ def load(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
-def _child(schema: dict, node: dict, key: str, depth: int) -> tuple[dict | None, bool]:
+def _child(node: dict, key: str) -> tuple[dict | None, bool]:
     """(schema node of ``key`` under ``node``, whether it is a named entry of a map)."""
     if key in node.get("properties", {}):
         return node["properties"][key], False
@@ -55,7 +55,7 @@ def undocumented(config: dict, schema: dict) -> list[str]:
         if not isinstance(value, dict):
             return
         for key, sub in value.items():
-            child, named = _child(schema, node, str(key), depth)
+            child, named = _child(node, str(key))
             where = f"{path}.{key}" if path else str(key)
             if child is None or (not named and not child.get("description")):
                 missing.append(where)

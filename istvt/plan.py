@@ -282,6 +282,7 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
         testsets[name] = {"dataset": ts["dataset"], "methods": ts.get("methods")}
     experiments = _experiments(config, model, train, datasets, testsets)
     ablation_rows = _ablations(config, model, train, datasets, experiments)
+    interpreted, heatmaps, faithfulness = _interpret(config, experiments)
     plan = Plan(
         config=config,
         model=model,
@@ -299,11 +300,10 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
         ablation_rows=ablation_rows,
         report=_report(config, experiments),
         robustness=_robustness(config, model, experiments),
-        interpreted=[],
-        heatmaps=4,
-        faithfulness=FaithfulnessConfig(),
+        interpreted=interpreted,
+        heatmaps=heatmaps,
+        faithfulness=faithfulness,
     )
-    _interpret(config, plan)
     plan.splits_used = _splits_used(plan)
     return plan
 
@@ -457,23 +457,25 @@ def _robustness(config, model, experiments) -> list[tuple[str, str, str, str]]:
     return grid
 
 
-def _interpret(config, plan: Plan) -> None:
+def _interpret(config, experiments) -> tuple[list[str], int, FaithfulnessConfig]:
+    """(interpreted experiments, heatmaps per experiment, faithfulness settings)."""
     section = dict(config.get("interpret", {}))
     chosen = section.pop("experiments", None)
-    plan.interpreted = list(config["experiments"]) if chosen is None else list(chosen)
-    plan.heatmaps = section.pop("heatmaps", 4)
-    plan.faithfulness = _typed("interpret", lambda: FaithfulnessConfig(**section))
-    for name in plan.interpreted:
-        if name not in plan.experiments:
+    interpreted = list(config["experiments"]) if chosen is None else list(chosen)
+    heatmaps = section.pop("heatmaps", 4)
+    faithfulness = _typed("interpret", lambda: FaithfulnessConfig(**section))
+    for name in interpreted:
+        if name not in experiments:
             raise PlanError(f"interpret.experiments: {name!r} is not one of experiments")
-        attention = plan.experiments[name]["model"]["attention"]
-        needs = sorted(ATTENTION_METHODS & set(plan.faithfulness.methods))
+        attention = experiments[name]["model"]["attention"]
+        needs = sorted(ATTENTION_METHODS & set(faithfulness.methods))
         if needs and attention not in DECOMPOSED:
             raise PlanError(
                 f"interpret: experiment {name!r} uses attention {attention!r}, which has no "
                 f"separate temporal and spatial attention for {', '.join(needs)}; leave it out "
                 f"of interpret.experiments or set interpret.methods to [gradcam, random]"
             )
+    return interpreted, heatmaps, faithfulness
 
 
 def _splits_used(plan: Plan) -> dict[str, set]:
