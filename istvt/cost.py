@@ -96,13 +96,12 @@ def _gmacs_of(architecture: str) -> float:
     return count_macs(ModelConfig.from_dict(json.loads(architecture))).total / 1e9
 
 
-def videos_per_split(plan, manifests: dict, found: dict | None = None) -> dict[str, dict]:
+def videos_per_split(plan, manifests: dict) -> dict[str, dict]:
     """Videos per split of every data set: from its manifest (read from the layout, or
     an existing ``results/manifests``), a demo's own counts, or the official counts
     where the root is missing. Each entry: {split: n, ..., "source": why}."""
-    import pandas as pd
-
     from istvt.data.demo import expected_videos
+    from istvt.data.manifest import read_manifest
 
     out = {}
     for name, ds in plan.datasets.items():
@@ -111,7 +110,7 @@ def videos_per_split(plan, manifests: dict, found: dict | None = None) -> dict[s
             counts = manifests[name]["split"].value_counts().to_dict()
             out[name] = {**counts, "source": "read from the root"}
         elif existing.is_file():
-            counts = pd.read_csv(existing)["split"].value_counts().to_dict()
+            counts = read_manifest(existing)["split"].value_counts().to_dict()
             out[name] = {**counts, "source": f"from {existing}"}
         elif ds.get("demo"):
             fraction = ds.get("options", {}).get("val_fraction", 0.1)
