@@ -12,7 +12,13 @@ one thread. Rungs:
   fields (``readout=mean``, ``init=authors``, ``num_layers=1``...) and recipe knobs
   (``lr=1e-3``, ``head_bias=prior``: the head's bias starts at the training prior's
   log-odds; ``tokens=normal`` / ``linears=torch``: the two halves of ``init=authors``,
-  N(0, 1) tokens and position embedding / PyTorch's default linear layers).
+  N(0, 1) tokens and position embedding / PyTorch's default linear layers;
+  ``entry_lr=1e-3``: the entry flow in its own optimiser group at that peak lr;
+  ``aux=1.0``: plus that weight times the loss of a per-frame linear head on the pooled
+  entry-flow features, a training-only head; ``self_blend=0.5``: that share of the
+  batch's real clips gets a self-blended copy labelled fake, ``istvt.selfblend``).
+
+FF++ data sets also print the clip AUC of each method's fakes against all reals.
 
 Per rung it prints, at initialisation, the gradient norm reaching the entry flow (mean
 over the first 4 batches) and, per epoch, train loss, validation clip AUC and the
@@ -46,6 +52,7 @@ from istvt.data.manifest import read_manifest
 from istvt.inference import resolve_precision
 from istvt.model import ISTVT
 from istvt.model.xception import XceptionEntryFlow
+from istvt.selfblend import add_self_blends
 from istvt.train import TrainConfig, lr_at, make_optimizer, seed_everything
 
 #: recipe knobs a rung may change (everything else is a ModelConfig field)
@@ -57,6 +64,9 @@ RECIPE_KEYS = {
     "head_bias": str,
     "tokens": str,
     "linears": str,
+    "self_blend": float,
+    "aux": float,
+    "entry_lr": float,
 }
 
 
@@ -107,6 +117,18 @@ def scores(model: nn.Module, x: torch.Tensor, batch: int = 16) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
+def method_aucs(labels: np.ndarray, s: np.ndarray, video_ids) -> dict[str, float]:
+    """Clip AUC of each manipulation method's fakes against all real clips (FF++: the
+    method is the first part of a fake's video id)."""
+    methods = np.array([str(v).split("/")[0] for v in video_ids])
+    real = labels == 0
+    out = {}
+    for m in sorted(set(methods[~real])):
+        keep = real | (methods == m)
+        out[str(m)] = float(roc_auc_score(labels[keep], s[keep]))
+    return out
+
+
 def entry_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     model.train()
     norms = []
@@ -128,7 +150,7 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
         | {"seed": seed}
     )
     xtr, ytr, _ = data["train"]
-    xva, yva, _ = data["val"]
+    xva, yva, vids = data["val"]
     seed_everything(seed)
     if name == "entry_pool":
         model = EntryPool()
@@ -149,7 +171,26 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
             model.head.bias.fill_(math.log(ytr.mean() / (1 - ytr.mean())))
     grad0 = entry_grad_norm(model, xtr, yt, tcfg.batch_size)
     seed_everything(seed)
+    aux_weight = recipe.get("aux", 0.0)
+    frame_feats = []
+    if aux_weight > 0:  # a per-frame head on the pooled entry-flow features
+        aux_head = nn.Linear(XceptionEntryFlow.out_channels, 1)
+        model.add_module("aux_head", aux_head)
+        model.entry_flow.register_forward_hook(
+            lambda _m, _i, out: frame_feats.append(out.float().mean(dim=(2, 3)))
+        )
     opt = make_optimizer(model, tcfg)
+    if "entry_lr" in recipe:  # the entry flow in its own group, at its own peak lr
+        entry = list(model.entry_flow.parameters())
+        rest = [p for p in model.parameters() if all(p is not q for q in entry)]
+        opt = torch.optim.AdamW(
+            [
+                {"params": entry, "scale": recipe["entry_lr"] / tcfg.lr},
+                {"params": rest, "scale": 1.0},
+            ],
+            lr=tcfg.lr,
+            weight_decay=tcfg.weight_decay,
+        )
     steps = math.ceil(len(xtr) / tcfg.batch_size)
     gen = torch.Generator().manual_seed(seed)
     amp = resolve_precision(tcfg.precision, torch.device("cpu"))
@@ -163,19 +204,27 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
         losses = []
         for b in range(steps):
             idx = order[b * tcfg.batch_size : (b + 1) * tcfg.batch_size]
-            xb = xtr[idx]
+            xb, yb = xtr[idx], yt[idx]
             if tcfg.hflip:
                 xb = torch.where(flips[idx, None, None, None, None], xb.flip(-1), xb)
+            xb, yb = add_self_blends(xb, yb, recipe.get("self_blend", 0.0), gen)
             for group in opt.param_groups:
-                group["lr"] = lr_at(tcfg, epoch * steps + b, steps)
+                group["lr"] = lr_at(tcfg, epoch * steps + b, steps) * group.get("scale", 1.0)
+            frame_feats.clear()
             with autocast:
                 logits = model(normalise(xb)).float()
-            loss = F.binary_cross_entropy_with_logits(logits, yt[idx])
+            loss = F.binary_cross_entropy_with_logits(logits, yb)
+            if frame_feats:
+                frame_logits = model.aux_head(frame_feats[0]).view(len(yb), -1)
+                loss = loss + aux_weight * F.binary_cross_entropy_with_logits(
+                    frame_logits, yb[:, None].expand_as(frame_logits)
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
         s = scores(model, xva)
+        by_method = method_aucs(yva, s, vids)
         rows.append(
             {
                 "rung": spec,
@@ -189,10 +238,13 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
                 "entry_grad_init": grad0,
                 "seconds": time.perf_counter() - t0,
             }
+            | {f"auc_{m}": v for m, v in by_method.items()}
         )
+        methods = " ".join(f"{m} {v:.2f}" for m, v in by_method.items())
         print(
             f"  {spec} epoch {epoch + 1}: loss {rows[-1]['train_loss']:.3f} val clip AUC "
-            f"{rows[-1]['val_clip_auc']:.3f} logit std {rows[-1]['val_logit_std']:.3f}",
+            f"{rows[-1]['val_clip_auc']:.3f} logit std {rows[-1]['val_logit_std']:.3f}"
+            + (f" ({methods})" if len(by_method) > 1 else ""),
             flush=True,
         )
     return rows
