@@ -13,10 +13,12 @@ one thread. Rungs:
   (``lr=1e-3``, ``head_bias=prior``: the head's bias starts at the training prior's
   log-odds; ``tokens=normal`` / ``linears=torch``: the two halves of ``init=authors``,
   N(0, 1) tokens and position embedding / PyTorch's default linear layers;
-  ``entry_lr=1e-3``: the entry flow in its own optimiser group at that peak lr;
+  ``entry_group_lr=1e-3``: the entry flow in its own optimiser group at that peak lr;
   ``aux=1.0``: plus that weight times the loss of a per-frame linear head on the pooled
   entry-flow features, a training-only head; ``self_blend=0.5``: that share of the
-  batch's real clips gets a self-blended copy labelled fake, ``istvt.selfblend``).
+  batch's real clips gets a self-blended copy labelled fake, ``istvt.selfblend``;
+  ``entry_epochs=8`` (and ``entry_lr``): the recipe's entry-flow stage, the entry flow
+  first trained that many epochs as ``entry_pool`` on the same training clips).
 
 FF++ data sets also print the clip AUC of each method's fakes against all reals.
 
@@ -53,7 +55,7 @@ from istvt.inference import resolve_precision
 from istvt.model import ISTVT
 from istvt.model.xception import XceptionEntryFlow
 from istvt.selfblend import add_self_blends
-from istvt.train import TrainConfig, lr_at, make_optimizer, seed_everything
+from istvt.train import PerFrameModel, TrainConfig, lr_at, make_optimizer, seed_everything
 
 #: recipe knobs a rung may change (everything else is a ModelConfig field)
 RECIPE_KEYS = {
@@ -66,23 +68,17 @@ RECIPE_KEYS = {
     "linears": str,
     "self_blend": float,
     "aux": float,
+    "entry_group_lr": float,
+    "entry_epochs": int,
     "entry_lr": float,
 }
 
 
-class EntryPool(nn.Module):
+def entry_pool() -> PerFrameModel:
     """Entry flow + global average pool + linear, per frame; clip logit = mean."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entry_flow = XceptionEntryFlow()
-        self.entry_flow.set_channels_last(True)
-        self.head = nn.Linear(XceptionEntryFlow.out_channels, 1)
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        b = frames.shape[0]
-        feats = self.entry_flow(frames.flatten(0, 1)).mean(dim=(2, 3))
-        return self.head(feats).view(b, -1).mean(dim=1)
+    flow = XceptionEntryFlow()
+    flow.set_channels_last(True)
+    return PerFrameModel(flow)
 
 
 def load_split(run: Path, dataset: str, split: str) -> tuple[torch.Tensor, np.ndarray, list]:
@@ -142,7 +138,8 @@ def entry_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: i
     return float(np.mean(norms))
 
 
-def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
+def train_rung(spec: str, cfg: dict, data: dict, seed: int, keep: list | None = None) -> list[dict]:
+    """Train one rung; its rows per epoch (``keep``, when given, receives the model)."""
     name, model_changes, recipe = parse_rung(spec)
     tcfg = TrainConfig.from_dict(
         {k: v for k, v in cfg["train"].items() if k in TrainConfig.__dataclass_fields__}
@@ -153,11 +150,16 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
     xva, yva, vids = data["val"]
     seed_everything(seed)
     if name == "entry_pool":
-        model = EntryPool()
+        model = entry_pool()
     elif name == "istvt":
         model = ISTVT(ModelConfig.from_dict(cfg["model"] | model_changes))
     else:
         raise SystemExit(f"unknown rung {name!r}")
+    if name == "istvt" and tcfg.entry_epochs:  # the entry flow first, alone, per frame
+        trained: list = []
+        stage = f"entry_pool:lr={tcfg.entry_lr},epochs={tcfg.entry_epochs},entry_epochs=0"
+        train_rung(stage, cfg, data, seed, trained)
+        model.entry_flow.load_state_dict(trained[0].entry_flow.state_dict())
     yt = torch.from_numpy(ytr)
     if recipe.get("tokens") == "normal":  # one half of init=authors
         for p in (model.pos_embed, model.space_token, model.temporal_token):
@@ -180,12 +182,12 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
             lambda _m, _i, out: frame_feats.append(out.float().mean(dim=(2, 3)))
         )
     opt = make_optimizer(model, tcfg)
-    if "entry_lr" in recipe:  # the entry flow in its own group, at its own peak lr
+    if "entry_group_lr" in recipe:  # the entry flow in its own group, at its own peak lr
         entry = list(model.entry_flow.parameters())
         rest = [p for p in model.parameters() if all(p is not q for q in entry)]
         opt = torch.optim.AdamW(
             [
-                {"params": entry, "scale": recipe["entry_lr"] / tcfg.lr},
+                {"params": entry, "scale": recipe["entry_group_lr"] / tcfg.lr},
                 {"params": rest, "scale": 1.0},
             ],
             lr=tcfg.lr,
@@ -224,7 +226,7 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
             opt.step()
             losses.append(float(loss.detach()))
         s = scores(model, xva)
-        by_method = method_aucs(yva, s, vids)
+        by_method = method_aucs(yva, s, vids) if data["ffpp"] else {}
         rows.append(
             {
                 "rung": spec,
@@ -247,6 +249,8 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int) -> list[dict]:
             + (f" ({methods})" if len(by_method) > 1 else ""),
             flush=True,
         )
+    if keep is not None:
+        keep.append(model)
     return rows
 
 
@@ -307,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     print(cpu_line())
     for dataset in args.datasets:
         data = {s: load_split(args.run, dataset, s) for s in ("train", "val")}
+        data["ffpp"] = cfg["datasets"][dataset].get("layout") == "ffpp"
         print(f"{dataset}: {len(data['train'][0])} train, {len(data['val'][0])} val clips")
         for spec in args.rungs:
             if spec == "probe":

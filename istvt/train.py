@@ -14,7 +14,7 @@ import math
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from istvt import distributed
 from istvt.checkpoint import save_checkpoint
-from istvt.config import ModelConfig, dataclass_from_dict
+from istvt.config import ENTRY_FLOW_CHANNELS, ModelConfig, dataclass_from_dict
 from istvt.data.dataset import ClipDataset, model_input, split_dataset
 from istvt.fsutil import atomic_path
 from istvt.inference import TRAIN_PRECISIONS, evaluate_split, resolve_precision
@@ -85,6 +85,12 @@ class TrainConfig:
     # a training clip loses 1..dropout_regions squares (0: off)
     dropout_regions: int = 0
     dropout_probability: float = 0.5
+    # the entry flow first trains alone for this many epochs, per frame (PerFrameModel:
+    # its pooled features, a linear head, frame logits averaged per clip; the same
+    # optimiser at entry_lr, warm-up and cosine over these epochs), then the whole model
+    # its `epochs` with the head dropped. 0: off (the paper starts from ImageNet weights)
+    entry_epochs: int = 0
+    entry_lr: float = 1e-3
     # numerics: auto = bf16 autocast on GPUs that have it (fp16 + gradient scaling on
     # older ones) and on CPUs with native bf16 (AVX512-BF16 / AMX), fp32 on other CPUs
     precision: str = "auto"
@@ -123,6 +129,11 @@ class TrainConfig:
         if self.clips_per_video is not None and self.clips_per_video < 1:
             raise ValueError(
                 f"train.clips_per_video must be >= 1 or null, got {self.clips_per_video}"
+            )
+        if self.entry_epochs < 0 or not self.entry_lr > 0:
+            raise ValueError(
+                f"train.entry_epochs must be >= 0 and train.entry_lr > 0, got "
+                f"{self.entry_epochs} and {self.entry_lr}"
             )
         if self.dropout_regions < 0 or not 0 <= self.dropout_probability <= 1:
             raise ValueError(
@@ -185,6 +196,8 @@ def train(
     run = _setup(model_cfg, cfg, train_set, val_set, device, world)
     state_path, out_model, log_csv = Path(state_path), Path(out_model), Path(log_csv)
     _resume(run, state_path, world)
+    if run.start_epoch == 0 and cfg.entry_epochs:
+        _train_entry_flow(run, train_set, val_set, world, local_batch)
     net = _wrap(run.model, run.device, world)
     sampler = _sampler(cfg, train_set, world)
     steps = math.ceil(len(sampler) / local_batch)
@@ -371,6 +384,67 @@ def _sampler(cfg: TrainConfig, train_set, world):
     return ClipsPerVideoSampler(
         train_set.video_ids, cfg.clips_per_video, world.size, world.rank, cfg.seed
     )
+
+
+class PerFrameModel(torch.nn.Module):
+    """An entry flow read per frame: global average pool of its maps, a linear head,
+    the clip's logit the mean of its frames' logits. ``train.entry_epochs`` trains an
+    ISTVT's own entry flow (shared, not copied) this way before the whole model."""
+
+    def __init__(self, entry_flow: torch.nn.Module) -> None:
+        super().__init__()
+        self.entry_flow = entry_flow
+        self.head = torch.nn.Linear(ENTRY_FLOW_CHANNELS, 1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b = frames.shape[0]
+        feats = self.entry_flow(frames.flatten(0, 1)).mean(dim=(2, 3))
+        return self.head(feats).view(b, -1).mean(dim=1)
+
+
+def _train_entry_flow(run: _Run, train_set, val_set, world, batch: int) -> None:
+    """``train.entry_epochs`` epochs of the model's entry flow alone, per frame
+    (:class:`PerFrameModel`), at ``train.entry_lr``; logged, not selected on. Without
+    it a from-scratch entry flow learns slowly under the transformer: the cls readout
+    passes it 2-3x less gradient (docs/model.md, the learning ladder)."""
+    cfg = replace(
+        run.cfg,
+        lr=run.cfg.entry_lr,
+        epochs=run.cfg.entry_epochs,
+        warmup_epochs=min(run.cfg.warmup_epochs, run.cfg.entry_epochs),
+    )
+    with torch.random.fork_rng(devices=[]):  # the head's init from the seed alone
+        torch.manual_seed(cfg.seed)
+        model = PerFrameModel(run.model.entry_flow).to(run.device)
+    stage = replace(
+        run,
+        cfg=cfg,
+        model=model,
+        opt=make_optimizer(model, cfg),
+        scaler=torch.amp.GradScaler("cuda", enabled=run.amp_dtype == torch.float16),
+        rows=[],
+    )
+    net = _wrap(model, run.device, world)
+    sampler = _sampler(cfg, train_set, world)
+    steps = math.ceil(len(sampler) / batch)
+    t_start = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        _, loss, _, _ = _train_epoch(stage, net, train_set, sampler, epoch, steps, batch)
+        metrics = evaluate_split(model, val_set, batch, run.device, run.precision)
+        if world.is_main:
+            per_epoch = (time.perf_counter() - t_start) / (epoch + 1)
+            log.info(
+                "entry flow alone, epoch %d/%d: loss %.4f val_loss %.4f val_clip_auc %.3f"
+                " | %.1f s/epoch, ETA %.0f s",
+                epoch + 1,
+                cfg.epochs,
+                loss,
+                metrics["val_loss"],
+                metrics["val_clip_auc"],
+                per_epoch,
+                per_epoch * (cfg.epochs - epoch - 1),
+            )
+    distributed.barrier()
 
 
 def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, batch: int):

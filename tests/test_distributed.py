@@ -95,6 +95,23 @@ def test_two_gloo_processes_match_one_process(shards, tmp_path):
     assert payload["extra"]["world_size"] == 2
 
 
+def test_the_entry_flow_stage_divides_over_processes(shards, tmp_path):
+    """train.entry_epochs under two processes takes the steps of one: the model's first
+    epoch, which starts from the stage's entry flow, reads the same losses (float noise
+    then grows over the epochs, so the weights are compared in the test above only)."""
+    data_one, data_two, plain = data_dirs(shards, tmp_path, "one", "two", "plain")
+    launch(data_one, tmp_path / "out1", 1, "--entry-epochs", "1")
+    launch(data_two, tmp_path / "out2", 2, "--entry-epochs", "1")
+    log1 = pd.read_csv(tmp_path / "out1" / "log.csv").iloc[0]
+    log2 = pd.read_csv(tmp_path / "out2" / "log.csv").iloc[0]
+    for column in ("train_loss", "val_loss"):
+        assert log1[column] == pytest.approx(log2[column], rel=1e-5), column
+    # and the stage changed the start: without it the first epoch reads otherwise
+    launch(plain, tmp_path / "out3", 1)
+    log3 = pd.read_csv(tmp_path / "out3" / "log.csv").iloc[0]
+    assert log3.train_loss != pytest.approx(log1.train_loss, rel=1e-3)
+
+
 def test_a_run_killed_under_two_processes_resumes_under_one(shards, tmp_path):
     ref_data, data = data_dirs(shards, tmp_path, "ref", "resumed")
     launch(ref_data, tmp_path / "ref_out", 1)

@@ -1,5 +1,7 @@
 """Training loop, selection on validation, resume after a kill, metrics."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,8 +139,9 @@ def test_chance_metrics_are_what_a_constant_score_reads(data):
     assert max(got["val_video_acc"], 1 - got["val_video_acc"]) == chance["val_video_acc"]
 
 
-def kill_in_epoch_two(monkeypatch):
-    """Make training die (as if killed) during epoch 2; returns a function undoing it."""
+def kill_in_epoch_two(monkeypatch, before: int = 0):
+    """Make training die (as if killed) during epoch 2 (after ``before`` validations of
+    an entry-flow stage); returns a function undoing it."""
     import istvt.train as train_module
 
     real = train_module.evaluate_split
@@ -146,7 +149,7 @@ def kill_in_epoch_two(monkeypatch):
 
     def dies_in_epoch_two(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == before + 2:
             raise KeyboardInterrupt("killed")
         return real(*args, **kwargs)
 
@@ -179,6 +182,39 @@ def test_a_changed_config_does_not_resume(data, tmp_path, caplog, monkeypatch):
     run(data, tmp_path, cfg=TrainConfig(epochs=2, batch_size=4, lr=0.01), name="x")
     assert "another configuration" in caplog.text
     assert not (tmp_path / "x" / "state.pt").exists()  # finished: state removed
+
+
+def test_entry_flow_stage_runs_first_and_a_resume_skips_it(data, tmp_path, monkeypatch, caplog):
+    cfg = replace(CFG, entry_epochs=2)
+    caplog.set_level("INFO")
+    _, ref = run(data, tmp_path, cfg=cfg, name="ref")
+    assert caplog.text.count("entry flow alone, epoch") == 2
+    assert pd.read_csv(ref / "log.csv").epoch.tolist() == [1, 2, 3]  # the model's epochs
+    staged = read_checkpoint(ref / "model.pth")
+    _, plain_dir = run(data, tmp_path, name="plain")
+    plain = read_checkpoint(plain_dir / "model.pth")["state_dict"]
+    assert set(staged["state_dict"]) == set(plain)  # the per-frame head is not kept
+    first = next(k for k in plain if k.startswith("entry_flow.") and k.endswith("weight"))
+    assert not torch.equal(staged["state_dict"][first], plain[first])
+    assert staged["extra"]["train"]["entry_epochs"] == 2
+    # killed in the model's epoch 2: the rerun resumes there, without the stage again
+    restore = kill_in_epoch_two(monkeypatch, before=2)
+    with pytest.raises(KeyboardInterrupt):
+        run(data, tmp_path, cfg=cfg, name="killed")
+    restore()
+    caplog.clear()
+    run(data, tmp_path, cfg=cfg, name="killed")
+    assert "entry flow alone" not in caplog.text
+    resumed = read_checkpoint(tmp_path / "killed" / "model.pth")["state_dict"]
+    for k, v in staged["state_dict"].items():
+        torch.testing.assert_close(resumed[k], v, rtol=0, atol=0, msg=k)
+
+
+def test_entry_flow_stage_options_are_checked():
+    with pytest.raises(ValueError, match="entry_epochs"):
+        TrainConfig(entry_epochs=-1)
+    with pytest.raises(ValueError, match="entry_lr"):
+        TrainConfig(entry_lr=0)
 
 
 def test_empty_split_is_a_clear_error(data, tmp_path):

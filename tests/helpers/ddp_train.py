@@ -24,6 +24,7 @@ parser.add_argument("--workers", type=int, default=0)
 parser.add_argument("--die-in-epoch", type=int, default=0)
 parser.add_argument("--device", default="cpu")
 parser.add_argument("--precision", default="auto")
+parser.add_argument("--entry-epochs", type=int, default=0, help="train.entry_epochs")
 parser.add_argument(
     "--backend", help="initialise the process group with this backend (default: by device)"
 )
@@ -43,6 +44,7 @@ cfg = TrainConfig(
     dropout_regions=8,
     num_workers=args.workers,
     precision=args.precision,
+    entry_epochs=args.entry_epochs,
 )
 if args.die_in_epoch:
     import istvt.train as train_module
