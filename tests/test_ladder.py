@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -33,3 +34,36 @@ def test_parse_rung_splits_model_fields_from_recipe_knobs(ladder):
     assert name == "istvt"
     assert model == {"readout": "mean", "num_layers": 1}
     assert recipe == {"lr": 1e-3, "aux": 0.5}
+
+
+def _clips(ids, seed):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(60, 120, (len(ids), 4, 3, 64, 64), generator=gen, dtype=torch.uint8)
+    y = np.array([0.0 if i.startswith("original") else 1.0 for i in ids], dtype=np.float32)
+    x[y == 1, :, :, 20:36, 20:36] = 230  # a static cue on the fakes
+    return x, y, ids
+
+
+def test_rungs_train_and_one_csv_holds_every_data_set(ladder, tmp_path):
+    import pandas as pd
+
+    from .conftest import tiny_config
+
+    fields = ("sequence_length", "num_layers", "num_heads", "dim_head", "image_size", "embed_dim")
+    model = {k: getattr(tiny_config(), k) for k in fields}
+    cfg = {"model": model, "train": {"epochs": 1, "batch_size": 4, "optimizer": "adamw"}}
+    reals = ["original/c23/000", "original/c23/001"] * 4
+    ffpp_ids = reals + ["Deepfakes/c23/000_001", "Face2Face/c23/001_000"] * 4
+    other_ids = ["original/x", "fake/y"] * 8  # 16 clips: 4 batches for the gradient probe
+    csv = tmp_path / "ladder.csv"
+    for name, ids, ffpp in (("ffpp", ffpp_ids, True), ("other", other_ids, False)):
+        data = {"train": _clips(ids, 0), "val": _clips(ids, 1), "ffpp": ffpp}
+        for spec in ("entry_pool", "istvt:entry_epochs=1,aux=0.5"):
+            rows = ladder.train_rung(spec, cfg, data, seed=0)
+            assert len(rows) == 1 and 0 <= rows[0]["val_clip_auc"] <= 1
+            assert ("Deepfakes" in rows[0]["method_aucs"]) == ffpp
+            pd.DataFrame(rows).assign(dataset=name).to_csv(
+                csv, mode="a", header=not csv.exists(), index=False
+            )
+    table = ladder.summarise(csv)
+    assert table.count("entry_pool") == 2 and table.count("istvt:entry_epochs=1") == 2
