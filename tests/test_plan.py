@@ -173,3 +173,16 @@ def test_istvt_plan_on_the_default_config_and_on_the_paper_without_data(tmp_path
 
     proc = _istvt_plan(root, "--configfile", "nope.yaml")
     assert proc.returncode == 2 and "nope.yaml" in proc.stderr
+
+
+def test_the_cost_estimate_counts_entry_flow_epochs():
+    from istvt.cost import plan_summary
+
+    base = plan_summary(copy.deepcopy(DEFAULT), "default")["cost"]["stages"]
+    config = copy.deepcopy(DEFAULT)
+    config["train"]["entry_epochs"] = config["train"]["epochs"]  # twice the epochs
+    staged = plan_summary(config, "staged")["cost"]["stages"]
+    assert staged["training"]["cpu_core_hours"] == pytest.approx(
+        2 * base["training"]["cpu_core_hours"], rel=0.01
+    )
+    assert staged["evaluation"] == base["evaluation"]
