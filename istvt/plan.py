@@ -274,7 +274,7 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
             }
         ),
     )
-    datasets, missing = _datasets(config, preprocess, require_roots)
+    datasets, missing = _datasets(config, preprocess, require_roots, demo)
     testsets = {name: {"dataset": name, "methods": None} for name in datasets}
     for name, ts in config.get("testsets", {}).items():
         if ts["dataset"] not in datasets:
@@ -308,15 +308,21 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
     return plan
 
 
-def _datasets(config, preprocess, require_roots):
+def _datasets(config, preprocess, require_roots, demo):
     datasets, missing = config["datasets"], []
     for name, ds in datasets.items():
-        _typed(
+        options = _typed(
             f"datasets.{name}",
             lambda ds=ds: PreprocessOptions.from_dict(
                 {**preprocess.to_dict(), **ds.get("preprocess", {})}
             ),
         )
+        if ds.get("demo") and options.faces.detect_upsample < demo.min_detect_upsample():
+            raise PlanError(
+                f"datasets.{name}: demo.size = {demo.size} films faces of about "
+                f"{0.42 * demo.size:.0f} px, below dlib's 80 px; set "
+                f"preprocess.detect_upsample >= {demo.min_detect_upsample()} (or demo.size >= 192)"
+            )
         if ds.get("demo"):
             if ds["layout"] not in DEMO_LAYOUTS or ds["root"] != f"resources/demo/{ds['layout']}":
                 raise PlanError(

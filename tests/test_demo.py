@@ -140,6 +140,32 @@ def test_several_fakes_per_real_in_celebdf_and_dfdc(demo):
     assert (train.label == 1).sum() == OPTS.fakes_per_real * (train.label == 0).sum()
 
 
+def test_pixel_constants_scale_with_the_frame():
+    from istvt.data.demo import REFERENCE_SIZE, _kernel
+
+    # at the reference size the generator is unchanged; at half of it, half the pixels
+    assert [_kernel(k, REFERENCE_SIZE) for k in (1, 3, 5, 7, 11, 15)] == [1, 3, 5, 7, 11, 15]
+    assert [_kernel(k, REFERENCE_SIZE // 2) for k in (1, 5, 15)] == [1, 3, 9]
+
+
+def test_a_small_demo_needs_and_gets_the_upsampled_detector(tmp_path):
+    """128-px frames film ~54-px faces (64-px crops then keep the face's pixels),
+    under dlib's 80-px detection window: with preprocess.detect_upsample 1 (the default
+    config) every one is found (at 0 about one first frame in six is missed)."""
+    small = DemoOptions(seed=1, identities=6, frames=6, size=128)
+    assert small.min_detect_upsample() == 1 and OPTS.min_detect_upsample() == 0
+    generate_demo(tmp_path / "demo", small, datasets=("dfdc",))
+    df = build_manifest("dfdc", tmp_path / "demo" / "dfdc", val_fraction=0.2)
+    options = PreprocessOptions(
+        sequence_length=4, clips_per_video=1, faces=FaceOptions(image_size=64, detect_upsample=1)
+    )
+    table = preprocess_shard(df, options, tmp_path / "s.npz", tmp_path / "s.csv")
+    assert (table.status == "ok").all(), table[table.status != "ok"]
+    with np.load(tmp_path / "s.npz") as shard:
+        side = shard["boxes"][..., 2]  # crop side in frame pixels: about the crop's 64
+        assert 55 < np.median(side) < 95, np.median(side)
+
+
 def test_render_resolution_removes_detail_from_the_swapped_face():
     from istvt.data.demo import film, make_identities, swap
 

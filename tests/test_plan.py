@@ -65,6 +65,9 @@ def test_plan_reads_only_the_splits_its_experiments_use(tmp_path):
         (lambda c: c["interpret"].update(experiments=["nope"]), "interpret.experiments"),
         (lambda c: c["train"].update(optimizer="nope"), "train"),
         (lambda c: c["datasets"]["ffpp_demo"].update(root="elsewhere"), "datasets.ffpp_demo"),
+        # 128-px demo frames film ~54-px faces: dlib needs the detection image upsampled
+        (lambda c: c["preprocess"].update(detect_upsample=0), "datasets.ffpp_demo"),
+        (lambda c: c["demo"].update(size=64), "demo"),
     ],
 )
 def test_a_bad_config_names_its_key(change, key):

@@ -49,6 +49,20 @@ CANVAS = 320  # side of the canonical portrait identities are drawn on
 # canonical eye centres (left, right) in the canvas; the face spans ~130 px
 _EYES = np.array([[128.0, 140.0], [192.0, 140.0]])
 _HULL = list(range(17)) + list(range(26, 16, -1))  # jaw, then brows right-to-left
+#: the frame side the generator's pixel constants (head shift, landmark jitter, mask
+#: blur and dilation, self-blend shift) are given for; other sizes scale them, so a
+#: smaller demo is the same scene filmed at a lower resolution
+REFERENCE_SIZE = 256
+
+
+def _px(size: int) -> float:
+    """Pixels of a ``size`` frame per pixel of a :data:`REFERENCE_SIZE` frame."""
+    return size / REFERENCE_SIZE
+
+
+def _kernel(side: int, size: int) -> int:
+    """An odd kernel side of ``side`` reference pixels, in a ``size`` frame (>= 1)."""
+    return max(1, 2 * int(round((side - 1) / 2 * _px(size))) + 1)
 
 
 @dataclass(frozen=True)
@@ -77,10 +91,16 @@ class DemoOptions:
             raise ValueError(f"demo.test_share must be in (0, 0.6), got {self.test_share}")
         if self.frames < 2:
             raise ValueError(f"demo.frames must be >= 2, got {self.frames}")
-        if self.size < 192:  # faces span ~0.42 x size; dlib's detector needs >= 80 px
-            raise ValueError(
-                f"demo.size must be >= 192 (dlib finds faces of 80 px and up), got {self.size}"
-            )
+        if self.size < 96:  # faces span ~0.42 x size (see min_detect_upsample)
+            raise ValueError(f"demo.size must be >= 96, got {self.size}")
+
+    def min_detect_upsample(self) -> int:
+        """The least ``preprocess.detect_upsample`` that finds this demo's faces: they
+        span ~0.42 x ``size`` and dlib's detector finds faces of 80 px and up."""
+        up = 0
+        while 0.42 * self.size * 2**up < 80:
+            up += 1
+        return up
 
     @classmethod
     def from_dict(cls, data: dict | None) -> DemoOptions:
@@ -375,7 +395,8 @@ def render_frames(
         face = warp(moved)
         scale = (size / CANVAS) * motion.scale[i]
         m = cv2.getRotationMatrix2D(tuple(map(float, centre)), float(motion.angle[i]), scale)
-        m[:, 2] += [size / 2 - centre[0] + motion.dx[i], size / 2 - centre[1] + motion.dy[i]]
+        shift = _px(size) * np.array([motion.dx[i], motion.dy[i]])
+        m[:, 2] += [size / 2 - centre[0] + shift[0], size / 2 - centre[1] + shift[1]]
         img = cv2.warpAffine(
             face, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
@@ -430,12 +451,13 @@ def swap(
     (a 64-256 px output pasted onto larger faces).
     """
     size = target.frames.shape[1]
+    px = _px(size)
     src_full = _frame_points(source.points, CANVAS)
     out, masks = [], []
     for frame, pts in zip(target.frames, target.points, strict=True):
-        fitted = pts + rng.normal(0, 0.8, pts.shape)
+        fitted = pts + rng.normal(0, 0.8 * px, pts.shape)
         if temporal_jitter:
-            fitted = fitted + rng.normal(0, 2.5, (1, 2))
+            fitted = fitted + rng.normal(0, 2.5 * px, (1, 2))
         dst_full = _frame_points(fitted, size)
         tris = _triangles(dst_full, size)
         warped = warp_triangles(source.image, src_full, dst_full, tris, size)
@@ -443,7 +465,7 @@ def swap(
             warped = at_resolution(warped, render)
         mask = _hull_mask(fitted, size)
         if temporal_jitter:
-            k = int(rng.integers(0, 3)) * 2 + 1
+            k = _kernel(int(rng.integers(0, 3)) * 2 + 1, size)
             mask = cv2.dilate(mask, np.ones((k, k), np.uint8))
         face = _colour_transfer(warped, frame, mask)
         if temporal_jitter:
@@ -454,7 +476,8 @@ def swap(
         try:
             blended = cv2.seamlessClone(face, frame, mask * 255, centre, cv2.NORMAL_CLONE)
         except cv2.error:  # mask touching the border: plain alpha blend
-            m = cv2.GaussianBlur(mask.astype(np.float32), (7, 7), 0)[..., None]
+            k = _kernel(7, size)
+            m = cv2.GaussianBlur(mask.astype(np.float32), (k, k), 0)[..., None]
             blended = (face * m + frame * (1 - m)).astype(np.uint8)
         out.append(blended)
         masks.append(mask.astype(bool))
@@ -466,16 +489,20 @@ def self_blend(
 ) -> tuple[np.ndarray, np.ndarray]:
     """SBI-style fake: each frame's own face, altered, blended back through a soft mask
     drawn from that frame's landmarks as a per-frame detector finds them (Gaussian
-    noise of ``landmark_noise`` px, as in :func:`swap`)."""
+    noise of ``landmark_noise`` px of a :data:`REFERENCE_SIZE` frame, as in :func:`swap`)."""
     size = target.frames.shape[1]
+    px = _px(size)
     hue, sat, gain = rng.integers(-8, 9), rng.uniform(0.75, 1.25), rng.uniform(0.85, 1.15)
-    scale, shift = rng.uniform(0.96, 1.04), rng.uniform(-3, 3, 2)
+    scale, shift = rng.uniform(0.96, 1.04), rng.uniform(-3, 3, 2) * px
     blur = bool(rng.integers(0, 2))
-    erode = int(rng.integers(0, 3)) * 2 + 1
+    erode = _kernel(int(rng.integers(0, 3)) * 2 + 1, size)
+    detail, feather = _kernel(5, size), _kernel(15, size)
     out, masks = [], []
     for frame, true_pts in zip(target.frames, target.points, strict=True):
         pts = (
-            true_pts + rng.normal(0, landmark_noise, true_pts.shape) if landmark_noise else true_pts
+            true_pts + rng.normal(0, landmark_noise * px, true_pts.shape)
+            if landmark_noise
+            else true_pts
         )
         src = frame
         hsv = cv2.cvtColor(src, cv2.COLOR_RGB2HSV).astype(np.float32)
@@ -484,16 +511,16 @@ def self_blend(
         hsv[..., 2] = (hsv[..., 2] * gain).clip(0, 255)
         src = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
         src = (
-            cv2.GaussianBlur(src, (5, 5), 0)
+            cv2.GaussianBlur(src, (detail, detail), 0)
             if blur
-            else cv2.addWeighted(src, 1.5, cv2.GaussianBlur(src, (5, 5), 0), -0.5, 0)
+            else cv2.addWeighted(src, 1.5, cv2.GaussianBlur(src, (detail, detail), 0), -0.5, 0)
         )
         centre = pts[27:36].mean(0)
         m = cv2.getRotationMatrix2D(tuple(map(float, centre)), 0.0, float(scale))
         m[:, 2] += shift
         src = cv2.warpAffine(src, m, (size, size), borderMode=cv2.BORDER_REFLECT)
         hard = cv2.erode(_hull_mask(pts, size), np.ones((erode, erode), np.uint8))
-        soft = cv2.GaussianBlur(hard.astype(np.float32), (15, 15), 0)[..., None]
+        soft = cv2.GaussianBlur(hard.astype(np.float32), (feather, feather), 0)[..., None]
         out.append((src * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
         masks.append(soft[..., 0] > 0.05)
     return np.stack(out), np.stack(masks)
@@ -534,17 +561,18 @@ def reenact(
     motion = target.motion.with_expression(driver, eyes=not mouth_only)
     drawn, points, _ = render_frames(person, motion, size, rng)
     drawn = np.stack([at_resolution(f, render) for f in drawn])
+    grow, feather = _kernel(5, size), _kernel(11, size)
     out, masks = [], []
     for frame, face, old, new in zip(target.frames, drawn, target.points, points, strict=True):
         if mouth_only:
             region = np.zeros((size, size), np.uint8)
             hull = np.concatenate([old[_MOUTH_REGION], new[_MOUTH_REGION]])
             cv2.fillConvexPoly(region, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
-            region = cv2.dilate(region, np.ones((5, 5), np.uint8))
+            region = cv2.dilate(region, np.ones((grow, grow), np.uint8))
         else:
             region = np.maximum(_hull_mask(old, size), _hull_mask(new, size))
             face = _colour_transfer(face, frame, region)
-        soft = cv2.GaussianBlur(region.astype(np.float32), (11, 11), 0)[..., None]
+        soft = cv2.GaussianBlur(region.astype(np.float32), (feather, feather), 0)[..., None]
         out.append((face * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
         masks.append(soft[..., 0] > 0.05)
     return np.stack(out), np.stack(masks)

@@ -92,7 +92,7 @@ class FaceTracker:
             scales.append(min(1.0, scales[-1] * 2))
         return scales
 
-    def _run(self, gray: np.ndarray, scale: float) -> list[np.ndarray]:
+    def _run(self, gray: np.ndarray, scale: float, upsample: int | None = None) -> list[np.ndarray]:
         h, w = gray.shape
         if scale != 1.0:
             gray = cv2.resize(
@@ -100,7 +100,8 @@ class FaceTracker:
                 (max(1, round(w * scale)), max(1, round(h * scale))),
                 interpolation=cv2.INTER_AREA,
             )
-        rects = _detector()(gray, self.options.detect_upsample)
+        up = self.options.detect_upsample if upsample is None else upsample
+        rects = _detector()(gray, up)
         return [np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale for r in rects]
 
     def detect(self, gray: np.ndarray) -> list[np.ndarray]:
@@ -131,8 +132,9 @@ class FaceTracker:
         right, bottom = min(w, int(cx + side) + 1), min(h, int(cy + side) + 1)
         # the window is small: scale it so the face spans ~120 px, well above the
         # detector's 80 px minimum, even where the frame is searched at a lower scale
+        # or small faces need detect_upsample (which the scaled window does not)
         scale = min(2.0, 120.0 / max(side, 1.0))
-        boxes = self._run(gray[top:bottom, left:right], scale)
+        boxes = self._run(gray[top:bottom, left:right], scale, upsample=0)
         if not boxes:
             return self.detect(gray)
         return [b + [left, top, left, top] for b in boxes]
