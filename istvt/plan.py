@@ -317,11 +317,13 @@ def _datasets(config, preprocess, require_roots, demo):
                 {**preprocess.to_dict(), **ds.get("preprocess", {})}
             ),
         )
-        if ds.get("demo") and options.faces.detect_upsample < demo.min_detect_upsample():
+        need = demo.min_detect_upsample(ds["layout"]) if ds.get("demo") else 0
+        if options.faces.detect_upsample < need:
+            size = demo.size_of(ds["layout"])
             raise PlanError(
-                f"datasets.{name}: demo.size = {demo.size} films faces of about "
-                f"{0.42 * demo.size:.0f} px, below dlib's 80 px; set "
-                f"preprocess.detect_upsample >= {demo.min_detect_upsample()} (or demo.size >= 192)"
+                f"datasets.{name}: its demo frames ({size} px) show faces of about "
+                f"{0.42 * size:.0f} px, below dlib's 80 px; set its preprocess "
+                f"detect_upsample >= {need} (or the demo's frame side >= 192)"
             )
         if ds.get("demo"):
             if ds["layout"] not in DEMO_LAYOUTS or ds["root"] != f"resources/demo/{ds['layout']}":

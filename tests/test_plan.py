@@ -66,7 +66,10 @@ def test_plan_reads_only_the_splits_its_experiments_use(tmp_path):
         (lambda c: c["train"].update(optimizer="nope"), "train"),
         (lambda c: c["datasets"]["ffpp_demo"].update(root="elsewhere"), "datasets.ffpp_demo"),
         # 128-px demo frames film ~54-px faces: dlib needs the detection image upsampled
-        (lambda c: c["preprocess"].update(detect_upsample=0), "datasets.ffpp_demo"),
+        (
+            lambda c: c["datasets"]["ffpp_demo"]["preprocess"].update(detect_upsample=0),
+            "datasets.ffpp_demo",
+        ),
         (lambda c: c["demo"].update(size=64), "demo"),
     ],
 )

@@ -77,6 +77,9 @@ class DemoOptions:
     test_share: float = 0.3  # of the identities (FF++: of the pairs): >= 30 test videos
     frames: int = 30  # per video
     size: int = 256  # frame side in pixels
+    #: DFDC's frame side (None: ``size``): its real videos are 1080p, their faces larger
+    #: than a crop, where FF++'s (mostly 480p) and Celeb-DF's are about a crop's size
+    dfdc_size: int | None = None
     fps: int = 25
     ffpp_crf: int = 23  # FF++ "c23"
     celebdf_crf: int = 28
@@ -91,14 +94,20 @@ class DemoOptions:
             raise ValueError(f"demo.test_share must be in (0, 0.6), got {self.test_share}")
         if self.frames < 2:
             raise ValueError(f"demo.frames must be >= 2, got {self.frames}")
-        if self.size < 96:  # faces span ~0.42 x size (see min_detect_upsample)
-            raise ValueError(f"demo.size must be >= 96, got {self.size}")
+        for key in ("size", "dfdc_size"):
+            value = getattr(self, key)
+            if value is not None and value < 96:  # faces span ~0.42 x size
+                raise ValueError(f"demo.{key} must be >= 96, got {value}")
 
-    def min_detect_upsample(self) -> int:
-        """The least ``preprocess.detect_upsample`` that finds this demo's faces: they
-        span ~0.42 x ``size`` and dlib's detector finds faces of 80 px and up."""
+    def size_of(self, layout: str) -> int:
+        """Frame side of the demo data set of ``layout``."""
+        return self.dfdc_size if layout == "dfdc" and self.dfdc_size else self.size
+
+    def min_detect_upsample(self, layout: str) -> int:
+        """The least ``preprocess.detect_upsample`` that finds the faces of ``layout``'s
+        demo: they span ~0.42 x its frame side; dlib's detector finds 80 px and up."""
         up = 0
-        while 0.42 * self.size * 2**up < 80:
+        while 0.42 * self.size_of(layout) * 2**up < 80:
             up += 1
         return up
 
@@ -683,7 +692,7 @@ def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     videos = 0
     footage = {}
     for i, person in enumerate(people[: 2 * (len(people) // 2)]):
-        footage[i] = film(person, opts.frames, opts.size, opts.fps, rng)
+        footage[i] = film(person, opts.frames, opts.size_of("ffpp"), opts.fps, rng)
         write_video(
             root / f"original_sequences/youtube/c23/videos/{i:03d}.mp4",
             footage[i].frames,
@@ -715,7 +724,7 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     lines, videos = [], 0
     footage = {}
     for i, person in enumerate(people):
-        footage[i] = film(person, opts.frames, opts.size, opts.fps, rng)
+        footage[i] = film(person, opts.frames, opts.size_of("celebdf"), opts.fps, rng)
         path = root / "Celeb-real" / f"id{i}_0000.mp4"
         write_video(path, footage[i].frames, opts.fps, opts.celebdf_crf)
         videos += 1
@@ -726,7 +735,7 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         path = root / "YouTube-real" / f"{j:05d}.mp4"
         write_video(
             path,
-            film(person, opts.frames, opts.size, opts.fps, rng).frames,
+            film(person, opts.frames, opts.size_of("celebdf"), opts.fps, rng).frames,
             opts.fps,
             opts.celebdf_crf,
         )
@@ -763,7 +772,7 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     labels = []
     videos = 0
     for i, person in enumerate(people):
-        clip = film(person, opts.frames, opts.size, opts.fps, rng)
+        clip = film(person, opts.frames, opts.size_of("dfdc"), opts.fps, rng)
         real = next(names)
         # methods alternate over the fakes of a real: self-blends and swaps of others
         fakes = [
