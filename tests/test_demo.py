@@ -154,9 +154,10 @@ def test_a_small_demo_needs_and_gets_the_upsampled_detector(tmp_path):
     config) every one is found (at 0 about one first frame in six is missed)."""
     small = DemoOptions(seed=1, identities=6, frames=6, size=128)
     assert small.min_detect_upsample("dfdc") == 1 and OPTS.min_detect_upsample("dfdc") == 0
-    default = DemoOptions(size=128, dfdc_size=256)  # as config/config.yaml
-    assert default.size_of("ffpp") == default.size_of("celebdf") == 128
-    assert default.size_of("dfdc") == 256 and default.min_detect_upsample("dfdc") == 0
+    default = DemoOptions(size=256, ffpp_size=128)  # as config/config.yaml
+    assert default.size_of("ffpp") == 128 and default.min_detect_upsample("ffpp") == 1
+    assert default.size_of("celebdf") == default.size_of("dfdc") == 256
+    assert default.min_detect_upsample("dfdc") == 0
     generate_demo(tmp_path / "demo", small, datasets=("dfdc",))
     df = build_manifest("dfdc", tmp_path / "demo" / "dfdc", val_fraction=0.2)
     options = PreprocessOptions(

@@ -77,8 +77,11 @@ class DemoOptions:
     test_share: float = 0.3  # of the identities (FF++: of the pairs): >= 30 test videos
     frames: int = 30  # per video
     size: int = 256  # frame side in pixels
-    #: DFDC's frame side (None: ``size``): its real videos are 1080p, their faces larger
-    #: than a crop, where FF++'s (mostly 480p) and Celeb-DF's are about a crop's size
+    #: one data set's own frame side (None: ``size``); the default config films FF++
+    #: (mostly 480p videos, faces about the size of the paper's 300-px crop) at 128 px,
+    #: so its 64-px crops keep the face's pixels as the paper's crops do
+    ffpp_size: int | None = None
+    celebdf_size: int | None = None
     dfdc_size: int | None = None
     fps: int = 25
     ffpp_crf: int = 23  # FF++ "c23"
@@ -94,14 +97,15 @@ class DemoOptions:
             raise ValueError(f"demo.test_share must be in (0, 0.6), got {self.test_share}")
         if self.frames < 2:
             raise ValueError(f"demo.frames must be >= 2, got {self.frames}")
-        for key in ("size", "dfdc_size"):
+        for key in ("size", "ffpp_size", "celebdf_size", "dfdc_size"):
             value = getattr(self, key)
             if value is not None and value < 96:  # faces span ~0.42 x size
                 raise ValueError(f"demo.{key} must be >= 96, got {value}")
 
     def size_of(self, layout: str) -> int:
         """Frame side of the demo data set of ``layout``."""
-        return self.dfdc_size if layout == "dfdc" and self.dfdc_size else self.size
+        own = getattr(self, f"{layout}_size", None)
+        return own or self.size
 
     def min_detect_upsample(self, layout: str) -> int:
         """The least ``preprocess.detect_upsample`` that finds the faces of ``layout``'s
