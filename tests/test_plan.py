@@ -184,11 +184,19 @@ def test_istvt_plan_on_the_default_config_and_on_the_paper_without_data(tmp_path
 def test_the_cost_estimate_counts_entry_flow_epochs():
     from istvt.cost import plan_summary
 
-    base = plan_summary(copy.deepcopy(DEFAULT), "default")["cost"]["stages"]
-    config = copy.deepcopy(DEFAULT)
+    plain = copy.deepcopy(DEFAULT)
+    for experiment in plain["experiments"].values():
+        experiment.pop("train", None)  # every model on the train section's recipe
+    base = plan_summary(copy.deepcopy(plain), "plain")["cost"]["stages"]
+    config = copy.deepcopy(plain)
     config["train"]["entry_epochs"] = config["train"]["epochs"]  # twice the epochs
     staged = plan_summary(config, "staged")["cost"]["stages"]
     assert staged["training"]["cpu_core_hours"] == pytest.approx(
         2 * base["training"]["cpu_core_hours"], rel=0.01
     )
     assert staged["evaluation"] == base["evaluation"]
+    # the default config's own per-experiment stages (ffpp, dfdc: 8 + 7 epochs) count too
+    default = plan_summary(copy.deepcopy(DEFAULT), "default")["cost"]["stages"]
+    assert DEFAULT["experiments"]["ffpp"]["train"]["entry_epochs"] > 0
+    hours = [s["training"]["cpu_core_hours"] for s in (base, default, staged)]
+    assert hours[0] < hours[1] < hours[2], hours
