@@ -7,6 +7,7 @@ localisation against random maps on the demo's true masks.
     python benchmarks/demo_seeds.py                    # seeds 0 1 2, every stage
     python benchmarks/demo_seeds.py --seeds 0 --out results/benchmarks/demo_seeds.md
     python benchmarks/demo_seeds.py --keep /tmp/runs   # keep each run's folder
+    python benchmarks/demo_seeds.py --run RUN_DIR      # the rows of a finished run
 
 ``--config seed=S`` changes the training seed (batch order, initialisation,
 augmentation) and the bootstrap; the demo data (``demo.seed``) stay the same, so the
@@ -68,6 +69,27 @@ def run_seed(seed: int, root: Path, cores: str) -> float:
     return time.perf_counter() - t0
 
 
+def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
+    """Video AUC % of each fake method against all the test reals (FF++'s methods);
+    empty where the test set has one fake method or none."""
+    from sklearn.metrics import roc_auc_score
+
+    scored = predictions[predictions["score"].notna()]
+    reals = scored[scored["label"] == 0]
+    fakes = scored[scored["label"] == 1]
+    methods = sorted(set(fakes["method"].dropna()))
+    if len(methods) < 2 or reals.empty:
+        return {}
+    return {
+        m: 100
+        * roc_auc_score(
+            [0] * len(reals) + [1] * int((fakes["method"] == m).sum()),
+            pd.concat([reals["score"], fakes.loc[fakes["method"] == m, "score"]]),
+        )
+        for m in methods
+    }
+
+
 def in_dataset_rows(root: Path, seed: int, wall: float) -> list[dict]:
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
     rows = []
@@ -90,6 +112,11 @@ def in_dataset_rows(root: Path, seed: int, wall: float) -> list[dict]:
                 if key in table.index:
                     row[f"{label} PG gain"] = table.loc[key, "pointing_gain"]
                     row[f"{label} mass gain"] = table.loc[key, "mass_gain"]
+        predictions = root / "results/predictions" / name / f"{ex['dataset']}.csv"
+        if predictions.is_file():
+            aucs = method_aucs(pd.read_csv(predictions))
+            if aucs:
+                row["AUC % per method"] = ", ".join(f"{m} {v:.0f}" for m, v in aucs.items())
         row["run min"] = wall / 60
         rows.append(row)
     return rows
@@ -101,7 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", default="all")
     parser.add_argument("--keep", help="keep each run under KEEP/seed-S (default: delete)")
     parser.add_argument("--out", help="also write the report (Markdown) to this file")
+    parser.add_argument("--run", help="print the rows of this finished run instead")
     args = parser.parse_args(argv)
+    if args.run:
+        root = Path(args.run)
+        seed = yaml.safe_load((root / "config" / "config.yaml").read_text()).get("seed", 0)
+        table = pd.DataFrame(in_dataset_rows(root, seed, float("nan"))).drop(columns="run min")
+        emit(table.to_markdown(index=False, floatfmt=".1f"), args.out)
+        return 0
     rows = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix=f"istvt-seed{seed}-") as tmp:

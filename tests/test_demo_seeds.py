@@ -1,0 +1,35 @@
+"""The seed report's helpers (benchmarks/demo_seeds.py)."""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def demo_seeds():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import demo_seeds
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return demo_seeds
+
+
+def test_method_aucs_by_hand(demo_seeds):
+    predictions = pd.DataFrame(
+        {
+            "label": [0, 0, 0, 0, 1, 1, 1, 1, 1],
+            "method": ["original"] * 4 + ["A", "A", "B", "B", "B"],
+            "score": [0.1, 0.2, 0.3, 0.9, 0.95, 0.8, 0.05, 0.15, None],
+        }
+    )
+    aucs = demo_seeds.method_aucs(predictions)
+    # A: 0.95 beats all 4 reals, 0.8 beats 3 -> 7/8; B (unscored video dropped): 0.05 beats
+    # none, 0.15 beats one -> 1/8
+    assert aucs == pytest.approx({"A": 87.5, "B": 12.5})
+    one_method = predictions[predictions["method"].isin(["original", "A"])]
+    assert demo_seeds.method_aucs(one_method) == {}
