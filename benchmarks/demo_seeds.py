@@ -72,22 +72,16 @@ def run_seed(seed: int, root: Path, cores: str) -> float:
 def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
     """Video AUC % of each fake method against all the test reals (FF++'s methods);
     empty where the test set has one fake method or none."""
-    from sklearn.metrics import roc_auc_score
+    from istvt.metrics import auc_per_method
 
     scored = predictions[predictions["score"].notna()]
-    reals = scored[scored["label"] == 0]
-    fakes = scored[scored["label"] == 1]
-    methods = sorted(set(fakes["method"].dropna()))
-    if len(methods) < 2 or reals.empty:
+    if (
+        scored.loc[scored["label"] == 1, "method"].nunique() < 2
+        or (scored["label"] == 0).sum() == 0
+    ):
         return {}
-    return {
-        m: 100
-        * roc_auc_score(
-            [0] * len(reals) + [1] * int((fakes["method"] == m).sum()),
-            pd.concat([reals["score"], fakes.loc[fakes["method"] == m, "score"]]),
-        )
-        for m in methods
-    }
+    aucs = auc_per_method(scored["label"], scored["score"], scored["method"])
+    return {m: 100 * v for m, v in aucs.items()}
 
 
 def in_dataset_rows(root: Path, seed: int, wall: float) -> list[dict]:

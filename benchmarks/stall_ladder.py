@@ -53,6 +53,7 @@ from istvt.config import ModelConfig
 from istvt.data.dataset import split_dataset
 from istvt.data.manifest import read_manifest
 from istvt.inference import resolve_precision
+from istvt.metrics import auc_per_method
 from istvt.model import ISTVT
 from istvt.model.xception import XceptionEntryFlow
 from istvt.selfblend import add_self_blends
@@ -117,13 +118,7 @@ def scores(model: nn.Module, x: torch.Tensor, batch: int = 16) -> np.ndarray:
 def method_aucs(labels: np.ndarray, s: np.ndarray, video_ids) -> dict[str, float]:
     """Clip AUC of each manipulation method's fakes against all real clips (FF++: the
     method is the first part of a fake's video id)."""
-    methods = np.array([str(v).split("/")[0] for v in video_ids])
-    real = labels == 0
-    out = {}
-    for m in sorted(set(methods[~real])):
-        keep = real | (methods == m)
-        out[str(m)] = float(roc_auc_score(labels[keep], s[keep]))
-    return out
+    return auc_per_method(labels, s, [str(v).split("/")[0] for v in video_ids])
 
 
 def entry_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:

@@ -31,6 +31,18 @@ def curve_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float,
     return auc, float((fpr[i] + fnr[i]) / 2), ap
 
 
+def auc_per_method(labels, scores, methods) -> dict[str, float]:
+    """AUC of each fake method's items against all real items (label 0)."""
+    from sklearn.metrics import roc_auc_score
+
+    labels, scores, methods = np.asarray(labels), np.asarray(scores), np.asarray(methods)
+    real = labels == 0
+    return {
+        str(m): float(roc_auc_score(labels[real | (methods == m)], scores[real | (methods == m)]))
+        for m in sorted(set(methods[~real]))
+    }
+
+
 def eer(labels: np.ndarray, scores: np.ndarray) -> float:
     """Equal error rate: where the false-positive and false-negative rates meet
     (over every threshold of the ROC curve)."""
