@@ -158,12 +158,10 @@ def _triangles(pts: np.ndarray, size: int) -> list[tuple[int, int, int]]:
     subdiv = cv2.Subdiv2D((0, 0, size, size))
     for p in pts:
         subdiv.insert((float(np.clip(p[0], 0, size - 1)), float(np.clip(p[1], 0, size - 1))))
-    tris = []
-    for t in subdiv.getTriangleList().reshape(-1, 3, 2):
-        idx = [int(np.argmin(((pts - v) ** 2).sum(1))) for v in t]
-        if len(set(idx)) == 3:
-            tris.append(tuple(idx))
-    return tris
+    corners = subdiv.getTriangleList().reshape(-1, 3, 2)
+    # the nearest landmark of every triangle corner, all at once
+    nearest = ((corners[:, :, None, :] - pts[None, None]) ** 2).sum(-1).argmin(-1)
+    return [tuple(map(int, idx)) for idx in nearest if len(set(idx.tolist())) == 3]
 
 
 def _frame_points(pts: np.ndarray, size: int) -> np.ndarray:
@@ -185,6 +183,7 @@ def warp_triangles(
 ) -> np.ndarray:
     """Piecewise-affine warp of ``src`` taking ``src_pts`` onto ``dst_pts``."""
     out = np.zeros((size, size, 3), dtype=np.float32)
+    src = src.astype(np.float32)
     for tri in tris:
         s, d = src_pts[list(tri)].astype(np.float32), dst_pts[list(tri)].astype(np.float32)
         x, y, w, h = cv2.boundingRect(d)
@@ -193,18 +192,17 @@ def warp_triangles(
         local = (d - np.array([x, y], dtype=np.float32)).astype(np.float32)
         m = cv2.getAffineTransform(s, local)
         patch = cv2.warpAffine(
-            src.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            src, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
-        mask = np.zeros((h, w), np.float32)
-        cv2.fillConvexPoly(mask, np.round(local).astype(np.int32), 1.0)
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(local).astype(np.int32), 1)
         x2, y2 = min(x + w, size), min(y + h, size)
         x1, y1 = max(x, 0), max(y, 0)
         if x2 <= x1 or y2 <= y1:
             continue
-        mp = mask[y1 - y : y2 - y, x1 - x : x2 - x, None]
-        out[y1:y2, x1:x2] = (
-            out[y1:y2, x1:x2] * (1 - mp) + patch[y1 - y : y2 - y, x1 - x : x2 - x] * mp
-        )
+        inside = mask[y1 - y : y2 - y, x1 - x : x2 - x, None].astype(bool)
+        # the triangle's pixels take the patch's (later triangles win on shared edges)
+        np.copyto(out[y1:y2, x1:x2], patch[y1 - y : y2 - y, x1 - x : x2 - x], where=inside)
     return out
 
 
