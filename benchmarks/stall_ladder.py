@@ -83,19 +83,24 @@ def entry_pool() -> PerFrameModel:
     return PerFrameModel(flow)
 
 
+def first_people(manifest: pd.DataFrame, split: str, people: int) -> pd.DataFrame:
+    """The manifest without the ``split`` videos whose target person (the first of the
+    ``identities``) is not among the split's first ``people`` in sorted order: each kept
+    person keeps the videos it has, as in a run with that many people."""
+    rows = manifest[manifest.split == split]
+    targets = rows.identities.astype(str).str.split("|").str[0]
+    kept = set(sorted(set(targets))[:people])
+    return manifest.drop(index=rows.index[~targets.isin(kept)])
+
+
 def load_split(
     run: Path, dataset: str, split: str, people: int | None = None
 ) -> tuple[torch.Tensor, np.ndarray, list]:
-    """A split's clips; ``people``: only the videos whose target person (the first of the
-    manifest's ``identities``) is among the split's first ``people`` in sorted order, so
-    each kept person brings the videos it has in a run with that many people."""
+    """A split's clips; ``people``: only those of the split's first ``people`` people
+    (``first_people``)."""
     manifest = read_manifest(run / "results/manifests" / f"{dataset}.csv")
     if people is not None:
-        rows = manifest[manifest.split == split]
-        targets = rows.identities.astype(str).str.split("|").str[0]
-        kept = set(sorted(set(targets))[:people])
-        drop = rows.index[~targets.isin(kept)]
-        manifest = manifest.drop(index=drop)
+        manifest = first_people(manifest, split, people)
     clips, _ = split_dataset(manifest, run / "results/faces" / dataset, split, normalize=False)
     x = torch.stack([clips[k][0] for k in range(len(clips))])  # uint8 (N, T, 3, S, S)
     return x, clips.labels.astype(np.float32), clips.video_ids

@@ -29,6 +29,22 @@ def test_method_aucs_scores_each_method_against_all_reals(ladder):
     assert out == {"Deepfakes": 1.0, "Face2Face": 0.0}
 
 
+def test_first_people_keeps_the_videos_of_the_first_target_people_of_one_split(ladder):
+    import pandas as pd
+
+    manifest = pd.DataFrame(
+        {
+            "video_id": ["r0", "r1", "r2", "f01", "f10", "f20", "v0", "v1"],
+            "split": ["train"] * 6 + ["val"] * 2,
+            "identities": ["id0", "id1", "id2", "id0|id1", "id1|id0", "id2|id0", "id5", "id6"],
+        }
+    )
+    kept = ladder.first_people(manifest, "train", 2)
+    # id0 and id1 keep their reals and the fakes made on their videos (the source face
+    # may be anyone's); id2's videos go; the other split is untouched
+    assert list(kept.video_id) == ["r0", "r1", "f01", "f10", "v0", "v1"]
+
+
 def test_parse_rung_splits_model_fields_from_recipe_knobs(ladder):
     name, model, recipe = ladder.parse_rung("istvt:readout=mean,num_layers=1,lr=1e-3,aux=0.5")
     assert name == "istvt"

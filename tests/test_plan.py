@@ -157,7 +157,7 @@ def test_istvt_plan_on_the_default_config_and_on_the_paper_without_data(tmp_path
     proc = _istvt_plan(root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (
-        "| ffpp_demo | ffpp | resources/demo/ffpp | 80* | 30* | 50* | made by demo_data |"
+        "| ffpp_demo | ffpp | resources/demo/ffpp | 160* | 60* | 100* | made by demo_data |"
         in proc.stdout
     )
     assert "| train | 7 |" in proc.stdout and "H200 GPU-hours" in proc.stdout

@@ -70,7 +70,9 @@ class DemoOptions:
     """Size and content of the demo data (the config's ``demo`` section)."""
 
     seed: int = 0
-    identities: int = 32  # distinct people (>= 6); 12 were too few to generalise from
+    #: distinct people (>= 6); 12 were too few to generalise from, and 16 training people
+    #: against 32 lowered every demo model's validation AUC (docs/demo.md)
+    identities: int = 64
     # Celeb-DF and DFDC swap several source faces onto each real video (Celeb-DF v2:
     # 5639 fakes of 590 reals; DFDC: ~5 per real); FF++ has one fake per method and target
     fakes_per_real: int = 2
