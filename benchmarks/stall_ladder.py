@@ -283,6 +283,8 @@ def summarise(csv: Path) -> str:
     """One markdown row per rung: val clip AUC at epochs 4, 8, 12 and the best, per data
     set, and the entry-flow gradient at initialisation."""
     table = pd.read_csv(csv)
+    if "train_people" in table:  # runs with --train-people: a rung per people count
+        table["dataset"] += ", people " + table.train_people.fillna("all").astype(str)
     rows = []
     for (rung, dataset), g in table.groupby(["rung", "dataset"], sort=False):
         by_epoch = g.set_index("epoch").val_clip_auc
@@ -340,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows = probe_rung(args.run, dataset)
             else:
                 rows = train_rung(spec, cfg, data, args.seed)
-            table = pd.DataFrame(rows).assign(dataset=dataset)
+            table = pd.DataFrame(rows).assign(
+                dataset=dataset, train_people=args.train_people or "all"
+            )
             last = table.iloc[-1]
             print(
                 f"{dataset} {spec}: val clip AUC best {table.val_clip_auc.max():.3f}, last "
