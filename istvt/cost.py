@@ -12,8 +12,6 @@ wall time is core-hours / cores, a lower bound.
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from istvt.config import ModelConfig
+from istvt.model.flops import model_gmacs
 
 RATES_FILE = Path(__file__).with_name("rates.yaml")
 
@@ -82,18 +80,6 @@ class Stage:
     gpu_h: float | None = 0.0
     jobs: int = 0
     detail: dict = field(default_factory=dict)
-
-
-def _gmacs(model: dict) -> float:
-    return _gmacs_of(json.dumps(ModelConfig.from_dict(model).architecture(), sort_keys=True))
-
-
-@functools.cache
-def _gmacs_of(architecture: str) -> float:
-    """MACs per clip (counted on the meta device, once per architecture)."""
-    from istvt.model.flops import count_macs
-
-    return count_macs(ModelConfig.from_dict(json.loads(architecture))).total / 1e9
 
 
 def videos_per_split(plan, manifests: dict) -> dict[str, dict]:
@@ -163,7 +149,7 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
 
     def add(stage, model, count, kind):
         """``count`` clips of ``kind`` (train, infer, lrp) through ``model``."""
-        gm = _gmacs(model)
+        gm = model_gmacs(model)
         ref = dict(_nearest(cpu["models"], gm))
         if "lrp_ms" not in ref:
             other = _nearest(measured_lrp, gm)

@@ -27,6 +27,7 @@ from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
 from istvt.interpret.faithfulness import FaithfulnessConfig
 from istvt.interpret.relevance import DECOMPOSED
+from istvt.model.flops import model_gmacs
 from istvt.perturb import LEVELS as PERTURBATION_LEVELS
 from istvt.perturb import VIDEO_LEVEL
 from istvt.perturb import check as check_perturbation
@@ -37,6 +38,9 @@ from istvt.train import TrainConfig
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 EVALUATE_DEFAULTS = {"bootstrap": 1000, "batch_size": 16, "precision": "auto"}
+#: the priority of the data rules (demo data, manifests, face extraction): above every
+#: training's (``Plan.train_priority``), so that the faces a training waits for come first
+DATA_PRIORITY = 100
 THREADS_DEFAULTS = {"train": 8, "evaluate": 1, "interpret": 1}
 GPUS_DEFAULTS = {"train": 0, "evaluate": 0, "interpret": 0}
 ATTENTION_METHODS = {"lrp", "rollout", "raw_attention"}
@@ -71,6 +75,7 @@ class Plan:
     heatmaps: int
     faithfulness: FaithfulnessConfig
     splits_used: dict[str, set] = field(default_factory=dict)
+    train_costs: dict[str, float] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ derived lists
     @property
@@ -139,6 +144,16 @@ class Plan:
                 "faces": f"results/faces/perturbed/{tail}",
             }
         return self.data_of(dataset, experiment)
+
+    def train_priority(self, experiment: str) -> int:
+        """1-50, larger for a costlier training (epochs, the entry-flow stage's included,
+        times the model's MACs per clip), so that a scheduler starts the longest
+        trainings first and the short ones fill the cores beside them (rule train's
+        ``priority``; data rules rank above every training: ``DATA_PRIORITY``)."""
+        if not self.train_costs:
+            self.train_costs.update({e: train_cost(x) for e, x in self.experiments.items()})
+        costs = self.train_costs
+        return max(1, round(50 * costs[experiment] / max(costs.values())))
 
     @staticmethod
     def faceset(faceset: str) -> tuple[str, str, int | None]:
@@ -253,6 +268,13 @@ def _typed(where: str, make):
         return make()
     except (ConfigError, TypeError, ValueError) as exc:
         raise PlanError(f"{where}: {exc}" if where else str(exc)) from exc
+
+
+def train_cost(experiment: dict) -> float:
+    """A training's relative cost: its epochs (entry-flow stage included) times its
+    model's GMACs per clip (a data set's size is not known before its manifest)."""
+    recipe = experiment["train"]
+    return (recipe["epochs"] + recipe.get("entry_epochs", 0)) * model_gmacs(experiment["model"])
 
 
 def make_plan(config: dict, *, require_roots: bool = True) -> Plan:

@@ -45,6 +45,19 @@ def test_default_plan_holds_every_stage_of_the_demo():
     assert plan.training_figures["ablations"].endswith("training_curves_ablations.png")
 
 
+def test_the_costliest_training_has_the_highest_priority_and_data_ranks_above_all():
+    from istvt.plan import DATA_PRIORITY
+
+    plan = make_plan(DEFAULT)
+    prio = {e: plan.train_priority(e) for e in plan.experiments}
+    # ffpp trains 8 entry-flow epochs + 7 (15 in all) against 12 for the others
+    assert prio["ffpp"] == 50 == max(prio.values())
+    assert prio["celebdf"] == prio["dfdc"] < prio["ffpp"]
+    # a shorter clip costs less per epoch: T=4 against the base row's T=6
+    assert prio["abl-celebdf_demo-T4"] < prio["celebdf"]
+    assert all(1 <= p < DATA_PRIORITY for p in prio.values())
+
+
 def test_plan_reads_only_the_splits_its_experiments_use(tmp_path):
     config = _paper_config(tmp_path)
     plan = make_plan(config)

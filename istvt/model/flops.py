@@ -8,8 +8,9 @@ only, no arithmetic, so even T=16 is instant), and report the attention products
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import torch
@@ -37,6 +38,17 @@ class Cost:
     @property
     def gmacs(self) -> float:
         return self.total / 1e9
+
+
+def model_gmacs(model: dict) -> float:
+    """GMACs per clip of the model a config's ``model`` dict describes (counted on the
+    meta device, once per architecture)."""
+    return _gmacs_of(json.dumps(ModelConfig.from_dict(model).architecture(), sort_keys=True))
+
+
+@cache
+def _gmacs_of(architecture: str) -> float:
+    return count_macs(ModelConfig.from_dict(json.loads(architecture))).total / 1e9
 
 
 def count_macs(cfg: ModelConfig) -> Cost:

@@ -12,7 +12,7 @@ from istvt.data.manifest import read_manifest
 from istvt.data.preprocess import shard_count
 from istvt.perturb import LEVELS as PERTURBATION_LEVELS
 from istvt.perturb import VIDEO_LEVEL
-from istvt.plan import PlanError, make_plan, read_datasets, split_problems
+from istvt.plan import DATA_PRIORITY, PlanError, make_plan, read_datasets, split_problems
 
 
 def _invalid(message):

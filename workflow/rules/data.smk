@@ -7,6 +7,7 @@ rule demo_data:
     params:
         options=PLAN.demo.__dict__,
         istvt_version=ISTVT_VERSION,
+    priority: DATA_PRIORITY  # the faces every training waits for first
     log:
         "logs/demo_data/{demo}.log",
     benchmark:
@@ -43,6 +44,7 @@ checkpoint manifest:  # a checkpoint: its row count decides the preprocessing sh
         options=dataset_key("options", {}),
         splits=lambda w: PLAN.dataset_splits(w.dataset),
         istvt_version=ISTVT_VERSION,
+    priority: DATA_PRIORITY
     log:
         "logs/manifest/{dataset}.log",
     conda:
@@ -64,6 +66,7 @@ rule preprocess_shard:
     params:
         options=lambda w: PLAN.faceset_options(w.faceset),
         istvt_version=ISTVT_VERSION,
+    priority: DATA_PRIORITY  # the faces every training waits for first
     log:
         "logs/preprocess/{faceset}/shard-{shard}.log",
     benchmark:
@@ -79,6 +82,7 @@ rule preprocess:
         unpack(get_faceset_shards),
     output:
         directory("results/faces/{dataset}"),
+    priority: DATA_PRIORITY  # the faces every training waits for first
     log:
         "logs/preprocess/{dataset}.log",
     conda:
@@ -92,6 +96,7 @@ rule preprocess_length:
         unpack(get_faceset_shards),
     output:
         directory("results/faces/length-{length}/{dataset}"),
+    priority: DATA_PRIORITY
     log:
         "logs/preprocess/length-{length}/{dataset}.log",
     conda:

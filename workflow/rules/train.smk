@@ -16,6 +16,7 @@ rule train:
     benchmark:
         "benchmarks/train/{experiment}.tsv"
     threads: THREADS["train"]  # capped at --cores; torch uses this many threads
+    priority: lambda w: PLAN.train_priority(w.experiment)  # the longest trainings first
     resources:
         mem_mb=8000,
         # > 1: torchrun with one data-parallel process per GPU on one node
