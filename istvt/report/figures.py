@@ -256,12 +256,12 @@ def demo_contact_sheet(root: str | Path, out: str | Path, columns: int = 8) -> N
         raise FileNotFoundError(f"{root}: no demo data set (ffpp, celebdf, dfdc) to show")
     rows_people = -(-len(people) // columns)
     rows_pairs = -(-2 * len(pairs) // columns)
+    height = 1.55 * (rows_people + rows_pairs)
     fig, axes = plt.subplots(
-        rows_people + rows_pairs,
-        columns,
-        figsize=(1.4 * columns, 1.55 * (rows_people + rows_pairs)),
-        squeeze=False,
+        rows_people + rows_pairs, columns, figsize=(1.4 * columns, height), squeeze=False
     )
+    # room for the title in inches, not a share of the height (64 people: 8 rows)
+    fig.subplots_adjust(top=1 - 0.5 / height, bottom=0.2 / height, hspace=0.45)
     for ax in axes.ravel():
         ax.axis("off")
     for k, path in enumerate(people):
@@ -277,5 +277,6 @@ def demo_contact_sheet(root: str | Path, out: str | Path, columns: int = 8) -> N
     fig.suptitle(
         f"Demo data: {len(people)} identities, then one fake per method beside its real",
         fontsize=9,
+        y=1 - 0.15 / height,
     )
     _save(fig, out)
