@@ -69,6 +69,16 @@ def run_seed(seed: int, root: Path, cores: str) -> float:
     return time.perf_counter() - t0
 
 
+def run_seed_of(root: Path) -> int:
+    """The training seed a finished run used: the config its metrics recorded (a run
+    started with ``--config seed=S`` keeps the config file's seed in the file)."""
+    for path in sorted((root / "results" / "metrics").glob("*/*.json")):
+        config = json.loads(path.read_text()).get("provenance", {}).get("config", {})
+        if "seed" in config:
+            return int(config["seed"])
+    return yaml.safe_load((root / "config" / "config.yaml").read_text()).get("seed", 0)
+
+
 def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
     """Video AUC % of each fake method against all the test reals (FF++'s methods);
     empty where the test set has one fake method or none."""
@@ -126,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.run:
         root = Path(args.run)
-        seed = yaml.safe_load((root / "config" / "config.yaml").read_text()).get("seed", 0)
+        seed = run_seed_of(root)
         table = pd.DataFrame(in_dataset_rows(root, seed, float("nan"))).drop(columns="run min")
         emit(table.to_markdown(index=False, floatfmt=".1f"), args.out)
         return 0

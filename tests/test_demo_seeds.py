@@ -33,3 +33,16 @@ def test_method_aucs_by_hand(demo_seeds):
     assert aucs == pytest.approx({"A": 87.5, "B": 12.5})
     one_method = predictions[predictions["method"].isin(["original", "A"])]
     assert demo_seeds.method_aucs(one_method) == {}
+
+
+def test_a_finished_run_reports_the_seed_its_metrics_recorded(demo_seeds, tmp_path):
+    import json
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("seed: 0\n")
+    assert demo_seeds.run_seed_of(tmp_path) == 0  # no metrics yet: the config file's
+    metrics = tmp_path / "results" / "metrics" / "celebdf"
+    metrics.mkdir(parents=True)
+    # a run started with --config seed=2: the file still says 0, the metrics say 2
+    (metrics / "celebdf_demo.json").write_text(json.dumps({"provenance": {"config": {"seed": 2}}}))
+    assert demo_seeds.run_seed_of(tmp_path) == 2
