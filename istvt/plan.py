@@ -13,6 +13,7 @@ Every mistake raises :class:`PlanError` naming the key, before any job starts.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -75,7 +76,6 @@ class Plan:
     heatmaps: int
     faithfulness: FaithfulnessConfig
     splits_used: dict[str, set] = field(default_factory=dict)
-    train_costs: dict[str, float] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ derived lists
     @property
@@ -150,10 +150,13 @@ class Plan:
         times the model's MACs per clip), so that a scheduler starts the longest
         trainings first and the short ones fill the cores beside them (rule train's
         ``priority``; data rules rank above every training: ``DATA_PRIORITY``)."""
-        if not self.train_costs:
-            self.train_costs.update({e: train_cost(x) for e, x in self.experiments.items()})
         costs = self.train_costs
         return max(1, round(50 * costs[experiment] / max(costs.values())))
+
+    @functools.cached_property
+    def train_costs(self) -> dict[str, float]:
+        """Each experiment's ``train_cost`` (MACs are counted once per architecture)."""
+        return {e: train_cost(x) for e, x in self.experiments.items()}
 
     @staticmethod
     def faceset(faceset: str) -> tuple[str, str, int | None]:
