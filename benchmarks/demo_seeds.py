@@ -34,6 +34,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_utils import cpu_line, emit  # noqa: E402
 
+from istvt.metrics import auc_per_method  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -82,8 +84,6 @@ def run_seed_of(root: Path) -> int:
 def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
     """Video AUC % of each fake method against all the test reals (FF++'s methods);
     empty where the test set has one fake method or none."""
-    from istvt.metrics import auc_per_method
-
     scored = predictions[predictions["score"].notna()]
     if (
         scored.loc[scored["label"] == 1, "method"].nunique() < 2
