@@ -34,6 +34,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_utils import cpu_line, emit  # noqa: E402
 
+from istvt.data.demo import load_kinds  # noqa: E402
 from istvt.metrics import auc_per_method  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,8 +83,8 @@ def run_seed_of(root: Path) -> int:
 
 
 def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
-    """Video AUC % of each fake method against all the test reals (FF++'s methods);
-    empty where the test set has one fake method or none."""
+    """Video AUC % of each fake method against all the test reals (FF++'s methods, the
+    DFDC demo's kinds); empty where the test set has one fake method or none."""
     scored = predictions[predictions["score"].notna()]
     if (
         scored.loc[scored["label"] == 1, "method"].nunique() < 2
@@ -92,6 +93,17 @@ def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
         return {}
     aucs = auc_per_method(scored["label"], scored["score"], scored["method"])
     return {m: 100 * v for m, v in aucs.items()}
+
+
+def with_kinds(predictions: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """The predictions with each fake's ``method`` replaced by its demo kind where the
+    demo recorded one (DFDC's layout names no method: self-blends and swaps)."""
+    if not kinds:
+        return predictions
+    out = predictions.copy()
+    fake = out["label"] == 1
+    out.loc[fake, "method"] = out.loc[fake, "video_id"].map(kinds).fillna(out.loc[fake, "method"])
+    return out
 
 
 def in_dataset_rows(root: Path, seed: int, wall: float) -> list[dict]:
@@ -118,7 +130,9 @@ def in_dataset_rows(root: Path, seed: int, wall: float) -> list[dict]:
                     row[f"{label} mass gain"] = table.loc[key, "mass_gain"]
         predictions = root / "results/predictions" / name / f"{ex['dataset']}.csv"
         if predictions.is_file():
-            aucs = method_aucs(pd.read_csv(predictions))
+            dataset = config["datasets"][ex["dataset"]]
+            kinds = load_kinds(root / dataset["root"]) if dataset.get("demo") else {}
+            aucs = method_aucs(with_kinds(pd.read_csv(predictions), kinds))
             if aucs:
                 row["AUC % per method"] = ", ".join(f"{m} {v:.0f}" for m, v in aucs.items())
         row["run min"] = wall / 60

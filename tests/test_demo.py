@@ -4,7 +4,15 @@ import cv2
 import numpy as np
 import pytest
 
-from istvt.data.demo import FFPP_METHODS, DemoOptions, generate_demo, load_mask
+from istvt.data.demo import (
+    FFPP_METHODS,
+    KIND_SELF_BLEND,
+    KIND_SWAP,
+    DemoOptions,
+    generate_demo,
+    load_kinds,
+    load_mask,
+)
 from istvt.data.faces import FaceOptions
 from istvt.data.manifest import build_manifest
 from istvt.data.preprocess import PreprocessOptions, preprocess_shard
@@ -138,6 +146,19 @@ def test_several_fakes_per_real_in_celebdf_and_dfdc(demo):
     dfdc = tables["dfdc"]
     train = dfdc[dfdc.split != "test"]
     assert (train.label == 1).sum() == OPTS.fakes_per_real * (train.label == 0).sum()
+
+
+def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
+    """DFDC's layout names no method; the demo's side file says which fakes are
+    self-blends and which swaps, for every fake of every split and no real."""
+    root, _ = demo
+    kinds = load_kinds(root / "dfdc")
+    dfdc = manifests(root)["dfdc"]
+    fakes = dfdc[dfdc.label == 1]
+    assert set(kinds) == set(fakes.video_id)
+    for split, group in fakes.groupby("split"):
+        assert {kinds[v] for v in group.video_id} == {KIND_SELF_BLEND, KIND_SWAP}, split
+    assert load_kinds(root / "celebdf") == {}  # one kind of fake: no file
 
 
 def test_pixel_constants_scale_with_the_frame():

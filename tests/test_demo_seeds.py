@@ -46,3 +46,20 @@ def test_a_finished_run_reports_the_seed_its_metrics_recorded(demo_seeds, tmp_pa
     # a run started with --config seed=2: the file still says 0, the metrics say 2
     (metrics / "celebdf_demo.json").write_text(json.dumps({"provenance": {"config": {"seed": 2}}}))
     assert demo_seeds.run_seed_of(tmp_path) == 2
+
+
+def test_dfdc_demo_fakes_are_scored_per_kind(demo_seeds):
+    predictions = pd.DataFrame(
+        {
+            "video_id": ["test/r1", "test/r2", "test/a", "test/b", "test/c"],
+            "label": [0, 0, 1, 1, 1],
+            "method": ["original", "original", "dfdc", "dfdc", "dfdc"],
+            "score": [0.1, 0.6, 0.9, 0.2, 0.7],
+        }
+    )
+    assert demo_seeds.method_aucs(predictions) == {}  # one method: no split
+    kinds = {"test/a": "swap", "test/b": "self-blend", "test/c": "self-blend"}
+    # swap: 0.9 beats both reals; self-blend: 0.2 beats one, 0.7 both -> 3/4
+    aucs = demo_seeds.method_aucs(demo_seeds.with_kinds(predictions, kinds))
+    assert aucs == pytest.approx({"swap": 100.0, "self-blend": 75.0})
+    assert demo_seeds.with_kinds(predictions, {}) is predictions

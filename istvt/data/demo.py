@@ -29,6 +29,7 @@ Deterministic from ``seed``.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -761,6 +762,12 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     return videos
 
 
+#: the DFDC demo's two kinds of fake, recorded per video in :data:`KINDS_FILE` (a side
+#: file of the demo, not part of DFDC's layout, which names no method)
+KIND_SELF_BLEND, KIND_SWAP = "self-blend", "swap"
+KINDS_FILE = "kinds.csv"
+
+
 def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     """DFDC layout: two training parts with metadata.json and a labelled test folder;
     ``fakes_per_real`` fakes of each real (self-blends and swaps, alternating) at a
@@ -774,15 +781,16 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     )
     meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
     labels = []
+    kinds = []  # (video path, kind): DFDC's layout has no method column; the demo knows
     videos = 0
     for i, person in enumerate(people):
         clip = film(person, opts.frames, opts.size_of("dfdc"), opts.fps, rng)
         real = next(names)
         # methods alternate over the fakes of a real: self-blends and swaps of others
         fakes = [
-            self_blend(clip, rng)
+            (KIND_SELF_BLEND, *self_blend(clip, rng))
             if (i + k) % 2 == 0
-            else swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"])
+            else (KIND_SWAP, *swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"]))
             for k in range(opts.fakes_per_real)
         ]
         if i in test_ids:
@@ -795,11 +803,12 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
             write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
             meta[part][real] = {"label": "REAL", "split": "train", "original": None}
         videos += 1
-        for frames, masks in fakes:
+        for kind, frames, masks in fakes:
             fake = next(names)
             path = folder / fake
             write_video(path, frames, opts.fps, opts.dfdc_crf)
             _save_mask(root, path, masks)
+            kinds.append(f"{path.relative_to(root).as_posix()},{kind}")
             videos += 1
             if i in test_ids:
                 labels.append(f"{fake},1")
@@ -810,7 +819,19 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         (root / part / "metadata.json").write_text(json.dumps(entries, indent=1))
     (root / "test").mkdir(parents=True, exist_ok=True)
     (root / "test" / "labels.csv").write_text("filename,label\n" + "\n".join(labels) + "\n")
+    (root / KINDS_FILE).write_text("video,kind\n" + "\n".join(kinds) + "\n")
     return videos
+
+
+def load_kinds(root: str | Path) -> dict[str, str]:
+    """The demo DFDC fakes' kinds (:data:`KIND_SELF_BLEND` or :data:`KIND_SWAP`) by
+    manifest video id (``part/name``, no suffix); empty where the file is absent (data
+    sets not made by the demo, or made before it recorded them)."""
+    path = Path(root) / KINDS_FILE
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as fh:
+        return {str(Path(r["video"]).with_suffix("")): r["kind"] for r in csv.DictReader(fh)}
 
 
 WRITERS = {"ffpp": write_ffpp, "celebdf": write_celebdf, "dfdc": write_dfdc}
@@ -845,7 +866,7 @@ def _write_readme(folder: Path, opts: DemoOptions) -> None:
         "= graphics swap, Face2Face = own face with another clip's expression, "
         "NeuralTextures = mouth region re-rendered; Celeb-DF Celeb-synthesis = temporally "
         "jittered swap, DFDC fakes = self-blends and swaps.\n"
-        "Ground-truth masks: masks/<video path>.npz.\n"
+        "Ground-truth masks: masks/<video path>.npz. DFDC: the kind of each fake in kinds.csv.\n"
         f"options: {json.dumps(opts.__dict__)}\n"
     )
 
