@@ -20,8 +20,9 @@ one thread. Rungs:
   ``entry_epochs=8`` (and ``entry_lr``): the recipe's entry-flow stage, the entry flow
   first trained that many epochs as ``entry_pool`` on the same training clips).
 
-FF++ data sets also print (and write, column ``method_aucs``) the clip AUC of each
-method's fakes against all validation reals.
+FF++ data sets (and the DFDC demo, per kind of fake: self-blends and swaps) also print
+(and write, column ``method_aucs``) the clip AUC of each method's fakes against all
+validation reals.
 
 Per rung it prints, at initialisation, the gradient norm reaching the entry flow (mean
 over the first 4 batches) and, per epoch, train loss, validation clip AUC and the
@@ -51,6 +52,7 @@ from torch import nn
 
 from istvt.config import ModelConfig
 from istvt.data.dataset import split_dataset
+from istvt.data.demo import load_kinds
 from istvt.data.manifest import read_manifest
 from istvt.inference import resolve_precision
 from istvt.metrics import auc_per_method
@@ -131,9 +133,12 @@ def scores(model: nn.Module, x: torch.Tensor, batch: int = 16) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def method_aucs(labels: np.ndarray, s: np.ndarray, video_ids) -> dict[str, float]:
+def method_aucs(labels: np.ndarray, s: np.ndarray, video_ids, kinds=None) -> dict[str, float]:
     """Clip AUC of each manipulation method's fakes against all real clips (FF++: the
-    method is the first part of a fake's video id)."""
+    method is the first part of a fake's video id; the DFDC demo: the kind its
+    ``kinds.csv`` records)."""
+    if kinds:
+        return auc_per_method(labels, s, [kinds.get(str(v), "real") for v in video_ids])
     return auc_per_method(labels, s, [str(v).split("/")[0] for v in video_ids])
 
 
@@ -238,7 +243,7 @@ def train_rung(spec: str, cfg: dict, data: dict, seed: int, keep: list | None = 
             opt.step()
             losses.append(float(loss.detach()))
         s = scores(model, xva)
-        by_method = method_aucs(yva, s, vids) if data["ffpp"] else {}
+        by_method = method_aucs(yva, s, vids, data["kinds"]) if data["by_method"] else {}
         rows.append(
             {
                 "rung": spec,
@@ -335,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
             "train": load_split(args.run, dataset, "train", args.train_people),
             "val": load_split(args.run, dataset, "val"),
         }
-        data["ffpp"] = cfg["datasets"][dataset].get("layout") == "ffpp"
+        spec_ = cfg["datasets"][dataset]
+        data["kinds"] = load_kinds(args.run / spec_["root"]) if spec_.get("demo") else {}
+        data["by_method"] = spec_.get("layout") == "ffpp" or bool(data["kinds"])
         print(f"{dataset}: {len(data['train'][0])} train, {len(data['val'][0])} val clips")
         for spec in args.rungs:
             if spec == "probe":

@@ -71,15 +71,27 @@ def test_rungs_train_and_one_csv_holds_every_data_set(ladder, tmp_path):
     reals = ["original/c23/000", "original/c23/001"] * 4
     ffpp_ids = reals + ["Deepfakes/c23/000_001", "Face2Face/c23/001_000"] * 4
     other_ids = ["original/x", "fake/y"] * 8  # 16 clips: 4 batches for the gradient probe
+    # the DFDC demo: its kinds file names each fake's kind (the layout names none)
+    dfdc_ids = ["original/r", "p/blend", "original/r", "p/swap"] * 4
+    dfdc_kinds = {"p/blend": "self-blend", "p/swap": "swap"}
     csv = tmp_path / "ladder.csv"
-    for name, ids, ffpp in (("ffpp", ffpp_ids, True), ("other", other_ids, False)):
-        data = {"train": _clips(ids, 0), "val": _clips(ids, 1), "ffpp": ffpp}
+    cases = (
+        ("ffpp", ffpp_ids, True, {}, "Deepfakes"),
+        ("other", other_ids, False, {}, None),
+        ("dfdc", dfdc_ids, True, dfdc_kinds, "self-blend"),
+    )
+    for name, ids, by_method, kinds, shown in cases:
+        data = {"train": _clips(ids, 0), "val": _clips(ids, 1)}
+        data.update(by_method=by_method, kinds=kinds)
         for spec in ("entry_pool", "istvt:entry_epochs=1,aux=0.5"):
             rows = ladder.train_rung(spec, cfg, data, seed=0)
             assert len(rows) == 1 and 0 <= rows[0]["val_clip_auc"] <= 1
-            assert ("Deepfakes" in rows[0]["method_aucs"]) == ffpp
+            if shown:
+                assert shown in rows[0]["method_aucs"]
+            else:
+                assert rows[0]["method_aucs"] == ""
             pd.DataFrame(rows).assign(dataset=name).to_csv(
                 csv, mode="a", header=not csv.exists(), index=False
             )
     table = ladder.summarise(csv)
-    assert table.count("entry_pool") == 2 and table.count("istvt:entry_epochs=1") == 2
+    assert table.count("entry_pool") == 3 and table.count("istvt:entry_epochs=1") == 3
