@@ -340,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
             "train": load_split(args.run, dataset, "train", args.train_people),
             "val": load_split(args.run, dataset, "val"),
         }
-        spec_ = cfg["datasets"][dataset]
-        data["kinds"] = load_kinds(args.run / spec_["root"]) if spec_.get("demo") else {}
-        data["by_method"] = spec_.get("layout") == "ffpp" or bool(data["kinds"])
+        dataset_cfg = cfg["datasets"][dataset]
+        demo = dataset_cfg.get("demo", False)
+        data["kinds"] = load_kinds(args.run / dataset_cfg["root"]) if demo else {}
+        data["by_method"] = dataset_cfg.get("layout") == "ffpp" or bool(data["kinds"])
         print(f"{dataset}: {len(data['train'][0])} train, {len(data['val'][0])} val clips")
         for spec in args.rungs:
             if spec == "probe":

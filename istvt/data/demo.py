@@ -781,7 +781,7 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     )
     meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
     labels = []
-    kinds = []  # (video path, kind): DFDC's layout has no method column; the demo knows
+    kinds = []  # "video path,kind" lines: DFDC's layout names no method; the demo knows
     videos = 0
     for i, person in enumerate(people):
         clip = film(person, opts.frames, opts.size_of("dfdc"), opts.fps, rng)
