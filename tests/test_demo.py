@@ -159,6 +159,15 @@ def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
     for split, group in fakes.groupby("split"):
         assert {kinds[v] for v in group.video_id} == {KIND_SELF_BLEND, KIND_SWAP}, split
     assert load_kinds(root / "celebdf") == {}  # one kind of fake: no file
+    # each self-blend's drawn alteration, in the generator's ranges; swaps draw none
+    import pandas as pd
+
+    table = pd.read_csv(root / "dfdc" / "kinds.csv")
+    blends = table[table.kind == KIND_SELF_BLEND]
+    assert blends.hue.between(-8, 8).all() and blends.saturation.between(0.75, 1.25).all()
+    assert blends.gain.between(0.85, 1.15).all() and blends.scale.between(0.96, 1.04).all()
+    assert set(blends["filter"]) <= {"blur", "sharpen"}
+    assert table[table.kind == KIND_SWAP][["hue", "gain", "filter"]].isna().all().all()
 
 
 def test_pixel_constants_scale_with_the_frame():

@@ -500,10 +500,12 @@ def swap(
 
 def self_blend(
     target: Footage, rng: np.random.Generator, landmark_noise: float = 0.8
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """SBI-style fake: each frame's own face, altered, blended back through a soft mask
     drawn from that frame's landmarks as a per-frame detector finds them (Gaussian
-    noise of ``landmark_noise`` px of a :data:`REFERENCE_SIZE` frame, as in :func:`swap`)."""
+    noise of ``landmark_noise`` px of a :data:`REFERENCE_SIZE` frame, as in :func:`swap`).
+    Returns (frames, masks, the alteration drawn: hue shift, saturation and value
+    gains, scale, blur or sharpen)."""
     size = target.frames.shape[1]
     px = _px(size)
     hue, sat, gain = rng.integers(-8, 9), rng.uniform(0.75, 1.25), rng.uniform(0.85, 1.15)
@@ -537,7 +539,14 @@ def self_blend(
         soft = cv2.GaussianBlur(hard.astype(np.float32), (feather, feather), 0)[..., None]
         out.append((src * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
         masks.append(soft[..., 0] > 0.05)
-    return np.stack(out), np.stack(masks)
+    drawn = {
+        "hue": int(hue),
+        "saturation": round(float(sat), 3),
+        "gain": round(float(gain), 3),
+        "scale": round(float(scale), 3),
+        "filter": "blur" if blur else "sharpen",
+    }
+    return np.stack(out), np.stack(masks), drawn
 
 
 #: the mouth, and the chin below it: the region NeuralTextures re-renders
@@ -766,6 +775,8 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
 #: file of the demo, not part of DFDC's layout, which names no method)
 KIND_SELF_BLEND, KIND_SWAP = "self-blend", "swap"
 KINDS_FILE = "kinds.csv"
+#: what :func:`self_blend` drew for each self-blend, columns of :data:`KINDS_FILE`
+SELF_BLEND_DRAWS = ("hue", "saturation", "gain", "scale", "filter")
 
 
 def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
@@ -781,7 +792,7 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     )
     meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
     labels = []
-    kinds = []  # "video path,kind" lines: DFDC's layout names no method; the demo knows
+    kinds = []  # "video path,kind,draws" lines: DFDC's layout names no method
     videos = 0
     for i, person in enumerate(people):
         clip = film(person, opts.frames, opts.size_of("dfdc"), opts.fps, rng)
@@ -790,7 +801,7 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         fakes = [
             (KIND_SELF_BLEND, *self_blend(clip, rng))
             if (i + k) % 2 == 0
-            else (KIND_SWAP, *swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"]))
+            else (KIND_SWAP, *swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"]), {})
             for k in range(opts.fakes_per_real)
         ]
         if i in test_ids:
@@ -803,12 +814,13 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
             write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
             meta[part][real] = {"label": "REAL", "split": "train", "original": None}
         videos += 1
-        for kind, frames, masks in fakes:
+        for kind, frames, masks, drawn in fakes:
             fake = next(names)
             path = folder / fake
             write_video(path, frames, opts.fps, opts.dfdc_crf)
             _save_mask(root, path, masks)
-            kinds.append(f"{path.relative_to(root).as_posix()},{kind}")
+            row = [path.relative_to(root).as_posix(), kind]
+            kinds.append(",".join(map(str, row + [drawn.get(c, "") for c in SELF_BLEND_DRAWS])))
             videos += 1
             if i in test_ids:
                 labels.append(f"{fake},1")
@@ -819,7 +831,8 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         (root / part / "metadata.json").write_text(json.dumps(entries, indent=1))
     (root / "test").mkdir(parents=True, exist_ok=True)
     (root / "test" / "labels.csv").write_text("filename,label\n" + "\n".join(labels) + "\n")
-    (root / KINDS_FILE).write_text("video,kind\n" + "\n".join(kinds) + "\n")
+    header = ",".join(["video", "kind", *SELF_BLEND_DRAWS])
+    (root / KINDS_FILE).write_text(header + "\n" + "\n".join(kinds) + "\n")
     return videos
 
 
