@@ -134,12 +134,10 @@ def scores(model: nn.Module, x: torch.Tensor, batch: int = 16) -> np.ndarray:
 
 
 def method_aucs(labels: np.ndarray, s: np.ndarray, video_ids, kinds=None) -> dict[str, float]:
-    """Clip AUC of each manipulation method's fakes against all real clips (FF++: the
-    method is the first part of a fake's video id; the DFDC demo: the kind its
-    ``kinds.csv`` records)."""
-    if kinds:
-        return auc_per_method(labels, s, [kinds.get(str(v), "real") for v in video_ids])
-    return auc_per_method(labels, s, [str(v).split("/")[0] for v in video_ids])
+    """Clip AUC of each manipulation method's fakes against all real clips: the kind the
+    demo's ``kinds.csv`` records for a video (DFDC), else the first part of its id (FF++)."""
+    kinds = kinds or {}
+    return auc_per_method(labels, s, [kinds.get(str(v), str(v).split("/")[0]) for v in video_ids])
 
 
 def entry_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:

@@ -8,6 +8,7 @@ from istvt.data.demo import (
     FFPP_METHODS,
     KIND_SELF_BLEND,
     KIND_SWAP,
+    KINDS_FILE,
     DemoOptions,
     generate_demo,
     load_kinds,
@@ -162,7 +163,7 @@ def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
     # each self-blend's drawn alteration, in the generator's ranges; swaps draw none
     import pandas as pd
 
-    table = pd.read_csv(root / "dfdc" / "kinds.csv")
+    table = pd.read_csv(root / "dfdc" / KINDS_FILE)
     blends = table[table.kind == KIND_SELF_BLEND]
     assert blends.hue.between(-8, 8).all() and blends.saturation.between(0.75, 1.25).all()
     assert blends.gain.between(0.85, 1.15).all() and blends.scale.between(0.96, 1.04).all()
