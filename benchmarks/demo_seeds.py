@@ -36,6 +36,7 @@ from bench_utils import cpu_line, emit  # noqa: E402
 
 from istvt.data.demo import load_kinds  # noqa: E402
 from istvt.metrics import auc_per_method  # noqa: E402
+from istvt.report.tables import with_kinds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,17 +94,6 @@ def method_aucs(predictions: pd.DataFrame) -> dict[str, float]:
         return {}
     aucs = auc_per_method(scored["label"], scored["score"], scored["method"])
     return {m: 100 * v for m, v in aucs.items()}
-
-
-def with_kinds(predictions: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
-    """The predictions with each fake's ``method`` replaced by its demo kind where the
-    demo recorded one (DFDC's layout names no method: self-blends and swaps)."""
-    if not kinds:
-        return predictions
-    out = predictions.copy()
-    fake = out["label"] == 1
-    out.loc[fake, "method"] = out.loc[fake, "video_id"].map(kinds).fillna(out.loc[fake, "method"])
-    return out
 
 
 def in_dataset_rows(root: Path, seed: int, wall: float) -> list[dict]:

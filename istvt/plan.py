@@ -83,6 +83,16 @@ class Plan:
         return sorted({ds["root"] for ds in self.datasets.values() if ds.get("demo")})
 
     @property
+    def demo_testset_roots(self) -> dict[str, str]:
+        """Test set -> the root of its demo data set (where ``kinds.csv`` may name each
+        fake's kind: the DFDC demo)."""
+        return {
+            t: self.datasets[ts["dataset"]]["root"]
+            for t, ts in self.testsets.items()
+            if self.datasets[ts["dataset"]].get("demo")
+        }
+
+    @property
     def demo_figure(self) -> list[str]:
         return ["results/figures/demo_data.png"] if self.demo_roots else []
 

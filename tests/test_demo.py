@@ -160,6 +160,8 @@ def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
     for split, group in fakes.groupby("split"):
         assert {kinds[v] for v in group.video_id} == {KIND_SELF_BLEND, KIND_SWAP}, split
     assert load_kinds(root / "celebdf") == {}  # one kind of fake: no file
+    assert KINDS_FILE in (root / "dfdc" / "README.txt").read_text()
+    assert KINDS_FILE not in (root / "celebdf" / "README.txt").read_text()
     # each self-blend's drawn alteration, in the generator's ranges; swaps draw none
     import pandas as pd
 

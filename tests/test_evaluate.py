@@ -7,7 +7,7 @@ import pytest
 from istvt.data.manifest.common import select_videos
 from istvt.evaluate import metrics_of, predictions_table
 from istvt.model.flops import paper_results
-from istvt.report.tables import table1, table2
+from istvt.report.tables import per_method, table1, table2
 
 
 class FakeDataset:
@@ -95,3 +95,24 @@ def test_table2_auc_mean_and_unknown_cells():
     assert "| mean | 83.3 (over 1 of 4) | 89.1 |" in md
     with pytest.raises(ValueError, match="unknown cells"):
         table2({"youtube": "m/t"}, lambda e, t: _predictions())
+
+
+def test_per_method_auc_against_all_reals_with_recorded_kinds():
+    # reals 0.1, 0.6; FaceSwap 0.9, 0.8 (both above both reals); Deepfakes 0.4 (1 of 2)
+    df, md = per_method([("m", "t"), ("n", "t")], lambda e, t: _predictions(), bootstrap=20)
+    assert list(df.experiment) == ["m", "m", "n", "n"]  # every evaluation
+    by = df[df.experiment == "m"].set_index("method")
+    assert by.loc["FaceSwap", "video_auc"] == 100.0 and by.loc["Deepfakes", "video_auc"] == 50.0
+    assert (by.loc["FaceSwap", "fakes"], by.loc["FaceSwap", "reals"]) == (2, 2)
+    assert by.loc["Deepfakes", "video_acc"] == 33.3  # r1 right; r2 and g1 wrong
+    assert "| m | t | Deepfakes | 1 / 2 | 50.0 [" in md
+    # a layout that names no method: the recorded kinds split its fakes
+    one = _predictions().assign(method=["original", "original", "dfdc", "dfdc", "dfdc"])
+    kinds = {"t": {"f1": "swap", "f2": "self-blend", "g1": "self-blend"}}
+    df, _ = per_method([("m", "t")], lambda e, t: one, kinds, bootstrap=20)
+    assert df.set_index("method").video_auc.to_dict() == {"self-blend": 75.0, "swap": 100.0}
+    # one method only (or an unscored video's method): no rows, and the table says so
+    failed = one.assign(status=["ok", "ok", "ok", "ok", "no_face"])
+    kinds = {"t": {"f1": "swap", "f2": "swap", "g1": "self-blend"}}
+    df, md = per_method([("m", "t")], lambda e, t: failed, kinds, bootstrap=20)
+    assert df.empty and "No test set" in md

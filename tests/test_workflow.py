@@ -323,8 +323,18 @@ def test_results_tables_figures_and_report(tiny_run):
         ).cfg.sequence_length
         == 2
     )
+    # per method: FF++'s methods, and the DFDC demo's recorded kinds of fake
+    methods = pd.read_csv(res / "tables" / "per_method.csv")
+    found = methods.groupby(["experiment", "testset"]).method.apply(set).to_dict()
+    assert found[("ffpp", "ffpp_demo")] == {"Deepfakes", "FaceSwap"}
+    assert found[("dfdc", "dfdc_demo")] == found[("ffpp", "dfdc_demo")] == {"self-blend", "swap"}
+    dfdc_test = pd.read_csv(res / "manifests" / "dfdc_demo.csv").query("split == 'test'")
+    dfdc_rows = methods[(methods.experiment == "dfdc")]
+    assert dfdc_rows.fakes.sum() == dfdc_test.label.sum()  # every test fake has its kind
+    assert (dfdc_rows.reals == (dfdc_test.label == 0).sum()).all()
     report = (res / "report.md").read_text()
     assert "Table I" in report and "Table II" in report and "git commit" in report
+    assert "| dfdc | dfdc_demo | self-blend |" in report
     assert "## Ablations" in report and "Table IV" in report
     assert "## Interpretability" in report and "deletion_ffpp.png" in report
     assert "## Robustness" in report and "robustness_dfdc.png" in report

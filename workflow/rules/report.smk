@@ -27,11 +27,19 @@ rule tables:
             subcategory="Tables",
         ),
         matrix_md="results/tables/all_results.md",
+        per_method=report(
+            "results/tables/per_method.csv",
+            caption="../report/per_method.rst",
+            category="Results",
+            subcategory="Tables",
+        ),
+        per_method_md="results/tables/per_method.md",
     params:
         evaluations=PLAN.evaluations,
         report=PLAN.report,
         train_sets={e: ex["dataset"] for e, ex in EXPERIMENTS.items()},
         testsets=PLAN.testsets,
+        demo_roots=PLAN.demo_testset_roots,
         bootstrap=EVALUATE["bootstrap"],
         istvt_version=ISTVT_VERSION,
     log:
@@ -96,6 +104,7 @@ rule summary:
         table1=rules.tables.output.table1_md,
         table2=rules.tables.output.table2_md,
         matrix=rules.tables.output.matrix_md,
+        per_method=rules.tables.output.per_method_md,
         model_cost="results/tables/model_cost.md",
         model_summary="results/model/summary.json",
         figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from istvt.data.demo import load_kinds
 from istvt.evaluate import read_predictions
 from istvt.fsutil import atomic_path
-from istvt.report.tables import matrix_markdown, results_matrix, table1, table2
+from istvt.report.tables import matrix_markdown, per_method, results_matrix, table1, table2
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 logging.basicConfig(
@@ -38,3 +39,9 @@ write(*table1(report["table1"], load, sm.params.bootstrap), sm.output.table1, sm
 write(*table2(report["table2"], load, sm.params.bootstrap), sm.output.table2, sm.output.table2_md)
 matrix = results_matrix(metrics, sm.params.train_sets)
 write(matrix, matrix_markdown(matrix), sm.output.matrix, sm.output.matrix_md)
+kinds = {t: load_kinds(root) for t, root in sm.params.demo_roots.items()}
+write(
+    *per_method(pairs, load, kinds, sm.params.bootstrap),
+    sm.output.per_method,
+    sm.output.per_method_md,
+)
