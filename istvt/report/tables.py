@@ -39,6 +39,11 @@ def parse_cell(address: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], parts[2] if len(parts) == 3 else None
 
 
+def of_method(predictions: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The real videos and the fakes of one method: the set a per-method cell scores."""
+    return predictions[(predictions.label == 0) | (predictions.method == method)]
+
+
 def cell_metrics(
     address: str, load: Callable[[str, str], pd.DataFrame], bootstrap: int = 1000
 ) -> dict:
@@ -48,7 +53,7 @@ def cell_metrics(
     if method:
         if method not in set(predictions.method):
             raise ValueError(f"table cell {address!r}: no {method} videos in {testset}")
-        predictions = predictions[(predictions.label == 0) | (predictions.method == method)]
+        predictions = of_method(predictions, method)
     return metrics_of(predictions, bootstrap)
 
 
@@ -241,8 +246,7 @@ def per_method(
         if len(methods) < 2 or not (scored.label == 0).any():
             continue
         for method in methods:
-            subset = predictions[(predictions.label == 0) | (predictions.method == method)]
-            m = metrics_of(subset, bootstrap)
+            m = metrics_of(of_method(predictions, method), bootstrap)
             row = {"experiment": experiment, "testset": testset, "method": method}
             row |= {"fakes": m["fake"], "reals": m["real"]}
             for k in ("auc", "acc"):
