@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from istvt.data.demo import (
@@ -163,8 +164,6 @@ def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
     assert KINDS_FILE in (root / "dfdc" / "README.txt").read_text()
     assert KINDS_FILE not in (root / "celebdf" / "README.txt").read_text()
     # each self-blend's drawn alteration, in the generator's ranges; swaps draw none
-    import pandas as pd
-
     table = pd.read_csv(root / "dfdc" / KINDS_FILE)
     blends = table[table.kind == KIND_SELF_BLEND]
     assert blends.hue.between(-8, 8).all() and blends.saturation.between(0.75, 1.25).all()
