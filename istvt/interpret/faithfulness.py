@@ -68,7 +68,7 @@ class FaithfulnessConfig:
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     fractions: list[float] = field(default_factory=lambda: [1, 2, 5, 10, 20, 30])  # percent
     target: str = "fake"
-    fusion: str = "mean_then_clamp"
+    fusion: str = "clamp_then_mean"
     max_clips: int | None = None  # cap on the clips measured, evenly spaced over the split
     batch_size: int = 8
     seed: int = 0  # random maps and the re-initialised model

@@ -9,7 +9,9 @@ ISTVT-LRP, for one class (fake by default):
    head, the final norms and every block — FFN, residual adds, both attentions
    including their query/key (self-subtract) and value paths — giving the relevance
    ``R_A`` of every attention map;
-4. per block and attention type, ``Ā = I + max(mean_heads(R_A ∘ ∇A), 0)`` (Eq. 4);
+4. per block and attention type, ``Ā = I + mean_heads((R_A ∘ ∇A)⁺)`` (Eq. 4,
+   ``E_h((∇A ⊙ R)⁺)``: each head's positive part, then the mean, as Chefer et al.'s
+   code does; ``fusion='mean_then_clamp'`` clamps the mean instead);
 5. the rollout ``U = Ā(M) ··· Ā(1)`` for every temporal slice (one per spatial
    position) and every spatial slice (one per time row) (Eq. 5). The paper writes the
    product in block order; the cls-row read-out needs the last block leftmost (the cls
@@ -104,6 +106,10 @@ def _feedforward(ff, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
     return ff.fc2(hidden), {"xn": xn, "hidden": hidden}
 
 
+#: the attention of a block with one attention, by layout (a ViT block is "spatial_only")
+SINGLE = {"spatial_only": "spatial", "temporal_only": "temporal", "joint": "joint"}
+
+
 def _block(blk, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
     rec: dict = {"x": x, "layout": blk.layout}
     if blk.layout == "temporal_first":
@@ -114,10 +120,14 @@ def _block(blk, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         s_out, rec["spatial"] = _attention(blk.spatial, x)
         t_out, rec["temporal"] = _attention(blk.temporal, s_out)
         rec["s_out"], rec["mix"] = s_out, [t_out, x]
-    else:  # parallel
+    elif blk.layout == "parallel":
         t_out, rec["temporal"] = _attention(blk.temporal, x)
         s_out, rec["spatial"] = _attention(blk.spatial, x)
         rec["mix"] = [t_out, s_out, x]
+    else:  # one attention: x + A(x)
+        kind = SINGLE[blk.layout]
+        out, rec[kind] = _attention(getattr(blk, kind), x)
+        rec["mix"] = [out, x]
     y = sum(rec["mix"])
     f_out, rec["ff"] = _feedforward(blk.ff, y)
     rec["y"], rec["res"] = y, [f_out, y]
@@ -172,9 +182,12 @@ def _block_relprop(blk, rec: dict, relevance: torch.Tensor) -> torch.Tensor:
     if rec["layout"] == "spatial_first":
         r_s = _attention_relprop(blk.temporal, rec["temporal"], parts[0])
         return parts[1] + _attention_relprop(blk.spatial, rec["spatial"], r_s)
-    r_t = _attention_relprop(blk.temporal, rec["temporal"], parts[0])
-    r_s = _attention_relprop(blk.spatial, rec["spatial"], parts[1])
-    return parts[2] + r_t + r_s
+    if rec["layout"] == "parallel":
+        r_t = _attention_relprop(blk.temporal, rec["temporal"], parts[0])
+        r_s = _attention_relprop(blk.spatial, rec["spatial"], parts[1])
+        return parts[2] + r_t + r_s
+    kind = SINGLE[rec["layout"]]
+    return parts[1] + _attention_relprop(getattr(blk, kind), rec[kind], parts[0])
 
 
 def propagate(model: ISTVT, record: dict, target: str = "fake") -> torch.Tensor:
@@ -194,10 +207,14 @@ def propagate(model: ISTVT, record: dict, target: str = "fake") -> torch.Tensor:
 
 
 # -------------------------------------------------------------------------- rollout
-def rollout(matrices: list[torch.Tensor]) -> torch.Tensor:
-    """``Ā(M) ··· Ā(1)`` of per-block (..., L, L) matrices (first block first in the list)."""
-    out = matrices[0]
-    for m in matrices[1:]:
+def rollout(matrices: list[torch.Tensor], start: int = 0) -> torch.Tensor:
+    """``Ā(M) ··· Ā(start+1)`` of per-block (..., L, L) matrices (first block first in the
+    list; ``start`` counts blocks left out at the bottom, as Chefer et al.'s
+    ``start_layer``)."""
+    if not 0 <= start < len(matrices):
+        raise ValueError(f"rollout start {start} outside the {len(matrices)} blocks")
+    out = matrices[start]
+    for m in matrices[start + 1 :]:
         out = m @ out
     return out
 
@@ -207,10 +224,11 @@ def _eye_like(a: torch.Tensor) -> torch.Tensor:
 
 
 def lrp_matrix(r_a: torch.Tensor, grad: torch.Tensor, fusion: str) -> torch.Tensor:
-    """Eq. 4: ``I + max(mean_heads(R_A ∘ ∇A), 0)`` from (B, G, heads, L, L) tensors.
+    """Eq. 4: ``I + E_h((R_A ∘ ∇A)⁺)`` from (B, G, heads, L, L) tensors.
 
-    ``fusion='clamp_then_mean'`` removes negative values before the head mean, as
-    Chefer et al.'s code does; the ISTVT paper clamps after the mean (default).
+    ``fusion='clamp_then_mean'`` (Eq. 4 and Chefer et al.'s code, which
+    tests/test_lrp_reference.py reproduces) removes each head's negative values before
+    the head mean; ``'mean_then_clamp'`` clamps the mean, an earlier reading of Eq. 4.
     """
     cam = r_a * grad
     cam = cam.mean(dim=2).clamp(min=0) if fusion == "mean_then_clamp" else cam.clamp(min=0).mean(2)
@@ -234,7 +252,7 @@ def explain(
     frames: torch.Tensor,
     method: str = "lrp",
     target: str = "fake",
-    fusion: str = "mean_then_clamp",
+    fusion: str = "clamp_then_mean",
     generator: torch.Generator | None = None,
 ) -> Explanation:
     """Relevance maps of the clips ``frames`` (B, T, 3, H, W) for class ``target``.
