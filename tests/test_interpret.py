@@ -11,6 +11,7 @@ from istvt.interpret.faithfulness import delete_top, mask_measures, rank_correla
 from istvt.interpret.relevance import (
     METHODS,
     explain,
+    grid_rollout,
     lrp_matrix,
     propagate,
     read_maps,
@@ -351,3 +352,53 @@ def test_every_precision_path_scores_the_trained_demo_model_like_fp32(demo_faith
         worst = float((clips[path] - clips.fp32).abs().max())
         assert worst <= 0.05, (path, worst)
         assert abs(auc[path] - auc["fp32"]) <= 0.5, auc
+
+
+# --------------------------------------------- the options measured beside the paper's
+def test_grid_rollout_follows_every_path_to_the_output_token():
+    """Two frames on a 1x2 grid, one temporal_first block: the output token (0, 0) draws
+    on the temporal cls token at position 2 (spatial attention of row 0), which draws on
+    frame 2 there (temporal attention): the grid readout credits frame 2, position 2;
+    the paper's spatial map, read from the frame rows, cannot see that path."""
+    r, p = 3, 3  # rows: cls, frame 1, frame 2; positions: cls, 1, 2
+    m_t = torch.eye(r).repeat(1, p, 1, 1)  # (B, P, R, R)
+    m_s = torch.eye(p).repeat(1, r, 1, 1)  # (B, R, P, P)
+    m_t[0, 2, 0, 2] = 0.5  # position 2: the cls row draws on frame 2
+    m_s[0, 0, 0, 2] = 0.4  # row 0: the cls token draws on position 2
+    grid = grid_rollout([m_t], [m_s], "temporal_first", 1, 2)
+    expected = torch.zeros(1, 2, 1, 2)
+    expected[0, 1, 0, 1] = 0.4 * 0.5
+    torch.testing.assert_close(grid, expected)
+    # spatial_first composes the other way: the temporal step at position 0 first, which
+    # draws on nothing here
+    assert grid_rollout([m_t], [m_s], "spatial_first", 1, 2).abs().sum() == 0
+    t_map, s_map = read_maps(rollout([m_t]), rollout([m_s]), 1, 2)
+    assert s_map.abs().sum() == 0  # the frame rows' spatial rows hold no path
+
+
+def test_the_grid_readout_and_the_gradient_switch_on_a_model():
+    model, x = tiny_model(), clips()
+    paper = explain(model, x, "lrp")
+    grid = explain(model, x, "lrp", readout="grid")
+    assert grid.spatial is None and grid.temporal is None
+    assert grid.joint.shape == paper.joint.shape and (grid.joint >= 0).all()
+    assert not torch.allclose(grid.joint, paper.joint)
+    no_grad = explain(model, x, "lrp", gradient=False)
+    assert not torch.allclose(no_grad.joint, paper.joint)
+    # the baselines ignore the gradient switch
+    torch.testing.assert_close(
+        explain(model, x, "rollout", gradient=False).joint, explain(model, x, "rollout").joint
+    )
+    with pytest.raises(ValueError, match="readout"):
+        explain(model, x, "lrp", readout="diagonal")
+
+
+def test_variants_are_named_checked_and_measured():
+    from istvt.interpret.faithfulness import FaithfulnessConfig, label, variant_name
+
+    v = {"readout": "grid", "gradient": False}
+    assert variant_name(v) == "lrp[gradient=False,readout=grid]"
+    assert label(variant_name(v)) == "ISTVT-LRP, without Eq. 4's gradient, readout grid"
+    for bad, words in [({"alpha": 1}, "alpha"), ({}, "nothing"), ({"readout": "x"}, "readout")]:
+        with pytest.raises(ValueError, match=words):
+            FaithfulnessConfig(variants=[bad])

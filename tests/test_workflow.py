@@ -279,13 +279,17 @@ def test_results_tables_figures_and_report(tiny_run):
     assert not (res / "interpret" / "dfdc").exists()
     faith = pd.read_csv(res / "interpret" / "ffpp" / "faithfulness.csv").set_index("map")
     assert list(faith.index) == [
-        "lrp", "lrp_spatial", "lrp_temporal", "rollout", "raw_attention", "gradcam", "random"
+        "lrp", "lrp_spatial", "lrp_temporal", "lrp[readout=grid]",
+        "lrp[gradient=False,readout=grid]", "rollout", "raw_attention", "gradcam", "random",
     ]  # fmt: skip
+    assert faith.label["lrp[gradient=False,readout=grid]"] == (
+        "ISTVT-LRP, without Eq. 4's gradient, readout grid"
+    )
     test_clips = read_predictions(res / "predictions" / "ffpp" / "ffpp_demo.csv").clips.sum()
     assert (faith.clips == min(8, test_clips)).all() and (faith.mask_frames > 0).all()
     assert faith.pointing_game.between(0, 100).all() and faith.mask_mass.between(0, 100).all()
     deletion = pd.read_csv(res / "interpret" / "ffpp" / "deletion.csv")
-    assert sorted(set(deletion.percent)) == [0, 5, 30] and len(deletion) == 7 * 3
+    assert sorted(set(deletion.percent)) == [0, 5, 30] and len(deletion) == 9 * 3
     record = json.loads((res / "interpret" / "ffpp" / "faithfulness.json").read_text())
     assert record["provenance"]["git_commit"] and record["config"]["max_clips"] == 8
     heatmaps = sorted((res / "interpret" / "ffpp" / "heatmaps").glob("*.png"))

@@ -14,7 +14,7 @@ import torch
 from istvt.checkpoint import load_checkpoint
 from istvt.data.dataset import split_dataset
 from istvt.fsutil import atomic_path
-from istvt.interpret.faithfulness import LABELS, FaithfulnessConfig, measure
+from istvt.interpret.faithfulness import FaithfulnessConfig, label, measure
 from istvt.interpret.relevance import explain, upsample
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
         head.append(f"acc −{p:g}%")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in summary.to_dict(orient="records"):
-        cells = [LABELS.get(row["map"], row["map"])]
+        cells = [label(row["map"])]
         for c in cols:
             v = row.get(c)
             if v is None or not np.isfinite(v):

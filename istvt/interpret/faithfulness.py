@@ -61,6 +61,24 @@ LABELS = {
 }
 
 
+#: the ISTVT-LRP settings a variant may change (explain's keywords)
+VARIANT_KEYS = ("fusion", "readout", "gradient")
+
+
+def variant_name(variant: dict) -> str:
+    """``lrp[gradient=False,readout=grid]``: the table's name of an ISTVT-LRP variant."""
+    return "lrp[" + ",".join(f"{k}={variant[k]}" for k in sorted(variant)) + "]"
+
+
+def label(name: str) -> str:
+    """The table's label of a map name (the fixed maps and the variants)."""
+    if name in LABELS:
+        return LABELS[name]
+    settings = name[len("lrp[") : -1].split(",")
+    words = {"gradient=False": "without Eq. 4's gradient", "gradient=True": "with the gradient"}
+    return "ISTVT-LRP, " + ", ".join(words.get(s, s.replace("=", " ")) for s in settings)
+
+
 @dataclass
 class FaithfulnessConfig:
     """Settings of :func:`measure` (config section ``interpret``)."""
@@ -69,6 +87,10 @@ class FaithfulnessConfig:
     fractions: list[float] = field(default_factory=lambda: [1, 2, 5, 10, 20, 30])  # percent
     target: str = "fake"
     fusion: str = "clamp_then_mean"
+    readout: str = "paper"  # paper: Eq. 5's maps; grid: a rollout over the whole token grid
+    gradient: bool = True  # Eq. 4's gradient factor in ISTVT-LRP
+    # ISTVT-LRP settings measured beside the configured ones, one joint map each
+    variants: list[dict] = field(default_factory=list)
     max_clips: int | None = None  # cap on the clips measured, evenly spaced over the split
     batch_size: int = 8
     seed: int = 0  # random maps and the re-initialised model
@@ -80,6 +102,23 @@ class FaithfulnessConfig:
         bad = [f for f in self.fractions if not 0 < f < 100]
         if bad:
             raise ValueError(f"interpret.fractions: {bad} are not percentages in (0, 100)")
+        from istvt.interpret.relevance import READOUTS
+
+        if self.readout not in READOUTS:
+            raise ValueError(f"interpret.readout: {self.readout!r}; choose from {READOUTS}")
+        for v in self.variants:
+            unknown = sorted(set(v) - set(VARIANT_KEYS))
+            if unknown or not v:
+                raise ValueError(
+                    f"interpret.variants: {v!r} sets {unknown or 'nothing'}; a variant sets "
+                    f"some of {VARIANT_KEYS}"
+                )
+            if v.get("readout", "paper") not in READOUTS:
+                raise ValueError(f"interpret.variants: readout {v['readout']!r} not in {READOUTS}")
+            if not isinstance(v.get("gradient", True), bool):
+                raise ValueError(
+                    f"interpret.variants: gradient {v['gradient']!r} is not true/false"
+                )
         if self.max_clips is not None and self.max_clips < 1:
             raise ValueError("interpret.max_clips must be >= 1 or null")
 
@@ -151,12 +190,28 @@ def _scores(model: ISTVT, frames: torch.Tensor) -> np.ndarray:
 
 
 def _maps(model, frames, method, cfg, generator) -> dict[str, torch.Tensor]:
-    e = explain(model, frames, method, cfg.target, cfg.fusion, generator=generator)
-    return {
-        name: getattr(e, part)
+    e = explain(
+        model,
+        frames,
+        method,
+        cfg.target,
+        cfg.fusion,
+        generator=generator,
+        readout=cfg.readout,
+        gradient=cfg.gradient,
+    )
+    parts = {"joint": e.joint, "spatial": e.spatial, "temporal": e.temporal}
+    out = {
+        name: parts[part]
         for name, (m, part) in MAPS.items()
-        if m == method and getattr(e, part) is not None
+        if m == method and parts.get(part) is not None
     }
+    if method == "lrp":
+        base = {"fusion": cfg.fusion, "readout": cfg.readout, "gradient": cfg.gradient}
+        for v in cfg.variants:
+            e = explain(model, frames, "lrp", cfg.target, generator=generator, **{**base, **v})
+            out[variant_name(v)] = e.joint
+    return out
 
 
 def measure(
@@ -186,6 +241,9 @@ def measure(
     gen = torch.Generator().manual_seed(cfg.seed)
     gen_random_model = torch.Generator().manual_seed(cfg.seed)
     names = [name for name, (m, _) in MAPS.items() if m in cfg.methods]
+    if "lrp" in cfg.methods:
+        names[names.index("lrp_temporal") + 1 : 0] = [variant_name(v) for v in cfg.variants]
+    produced: set[str] = set()
     fractions = [0.0, *cfg.fractions]
     scores = {name: np.zeros((n, len(fractions))) for name in names}
     loc: dict[str, list] = {name: [] for name in names}
@@ -207,6 +265,7 @@ def measure(
         for method in cfg.methods:
             maps = _maps(model, frames, method, cfg, gen)
             other = _maps(random_model, frames, method, cfg, gen_random_model)
+            produced.update(maps)
             for name, grid in maps.items():
                 up = upsample(grid, size)
                 scores[name][idx, 0] = base
@@ -224,7 +283,8 @@ def measure(
         rate = (time.perf_counter() - t0) / done
         eta = rate * (n - done)
         log.info("faithfulness: %d/%d clips, %.2f s/clip, ETA %.0f s", done, n, rate, eta)
-    return _tables(names, fractions, scores, loc, rho, labels)
+    made = [name for name in names if name in produced]  # e.g. no spatial map on the grid
+    return _tables(made, fractions, scores, loc, rho, labels)
 
 
 def paired_gain(ours: pd.DataFrame, baseline: pd.DataFrame, column: str) -> tuple[float, float]:
@@ -261,7 +321,7 @@ def _tables(names, fractions, scores, loc, rho, labels):
     for name in names:
         s = scores[name]
         acc = ((s > 0.5) == (labels[:, None] == 1)).mean(0) * 100
-        row = {"map": name, "label": LABELS[name], "clips": len(labels)}
+        row = {"map": name, "label": label(name), "clips": len(labels)}
         f = frames[name]
         row["mask_frames"] = len(f)
         row["pointing_game"] = f.hit.mean() * 100 if len(f) else np.nan

@@ -46,6 +46,7 @@ METHODS = ("lrp", "rollout", "raw_attention", "gradcam", "random")
 DECOMPOSED = ("temporal_first", "spatial_first", "parallel")
 CLASSES = ("fake", "real")
 HEAD_FUSIONS = ("mean_then_clamp", "clamp_then_mean")
+READOUTS = ("paper", "grid")
 
 
 @dataclass
@@ -223,14 +224,17 @@ def _eye_like(a: torch.Tensor) -> torch.Tensor:
     return torch.eye(a.shape[-1], dtype=a.dtype, device=a.device).expand_as(a)
 
 
-def lrp_matrix(r_a: torch.Tensor, grad: torch.Tensor, fusion: str) -> torch.Tensor:
+def lrp_matrix(
+    r_a: torch.Tensor, grad: torch.Tensor, fusion: str, gradient: bool = True
+) -> torch.Tensor:
     """Eq. 4: ``I + E_h((R_A ∘ ∇A)⁺)`` from (B, G, heads, L, L) tensors.
 
     ``fusion='clamp_then_mean'`` (Eq. 4 and Chefer et al.'s code, which
     tests/test_lrp_reference.py reproduces) removes each head's negative values before
     the head mean; ``'mean_then_clamp'`` clamps the mean, an earlier reading of Eq. 4.
+    ``gradient=False`` leaves out Eq. 4's gradient factor (the relevance alone).
     """
-    cam = r_a * grad
+    cam = r_a * grad if gradient else r_a
     cam = cam.mean(dim=2).clamp(min=0) if fusion == "mean_then_clamp" else cam.clamp(min=0).mean(2)
     return cam + _eye_like(cam)
 
@@ -241,6 +245,38 @@ def read_maps(temporal: torch.Tensor, spatial: torch.Tensor, h: int, w: int):
     t_map = temporal[:, 1:, 0, 1:].transpose(1, 2)  # (B, T, HW)
     s_map = spatial[:, 1:, 0, 1:]  # (B, T, HW)
     return t_map.reshape(b, -1, h, w), s_map.reshape(b, -1, h, w)
+
+
+def grid_rollout(
+    temporal: list[torch.Tensor], spatial: list[torch.Tensor], layout: str, h: int, w: int
+) -> torch.Tensor:
+    """The output token's row of the rollout over the whole token grid, (B, T, h, w).
+
+    Per block the grid's mixing matrix is composed from its temporal (B, P, R, R) and
+    spatial (B, R, P, P) matrices as the block composes its attentions
+    (``temporal_first``: S·T, ``spatial_first``: T·S, ``parallel``: T + S - I), and the
+    cls-cls token's row is carried down from the last block, so every path from a
+    frame token to the output counts, whichever attention it takes first. The paper's
+    maps read each attention type's own rollout instead (:func:`read_maps`).
+    """
+    b, r, p = spatial[0].shape[:3]
+    row = torch.zeros(b, r, p, dtype=spatial[0].dtype, device=spatial[0].device)
+    row[:, 0, 0] = 1.0
+
+    def through_t(v, m):  # v (B, R, P) over a temporal mixing's outputs -> its inputs
+        return torch.einsum("brp,bprs->bsp", v, m)
+
+    def through_s(v, m):
+        return torch.einsum("brp,brpq->brq", v, m)
+
+    for m_t, m_s in zip(reversed(temporal), reversed(spatial), strict=True):
+        if layout == "temporal_first":
+            row = through_t(through_s(row, m_s), m_t)
+        elif layout == "spatial_first":
+            row = through_s(through_t(row, m_t), m_s)
+        else:  # parallel
+            row = through_t(row, m_t) + through_s(row, m_s) - row
+    return row[:, 1:, 1:].reshape(b, r - 1, h, w)
 
 
 def _attention_records(record: dict, kind: str) -> list[dict]:
@@ -254,16 +290,24 @@ def explain(
     target: str = "fake",
     fusion: str = "clamp_then_mean",
     generator: torch.Generator | None = None,
+    readout: str = "paper",
+    gradient: bool = True,
 ) -> Explanation:
     """Relevance maps of the clips ``frames`` (B, T, 3, H, W) for class ``target``.
 
     Maps are token grids (B, T, h, w); :func:`upsample` brings them to the input size.
+    ``readout='paper'`` reads each attention type's rollout (Eq. 5) and joins the
+    spatial and temporal maps by their product; ``'grid'`` rolls out over the whole
+    token grid (:func:`grid_rollout`) and gives only the joint map. ``gradient=False``
+    drops Eq. 4's gradient factor from ISTVT-LRP.
     """
     check_supported(model, method)
     if target not in CLASSES:
         raise ValueError(f"target class must be one of {CLASSES}, got {target!r}")
     if fusion not in HEAD_FUSIONS:
         raise ValueError(f"head fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
+    if readout not in READOUTS:
+        raise ValueError(f"relevance readout must be one of {READOUTS}, got {readout!r}")
     model.eval()
     h = w = model.cfg.feature_size
     b, t = frames.shape[:2]
@@ -282,21 +326,25 @@ def explain(
             maps = [r["A"] for r in temporal + spatial]
             grads = torch.autograd.grad((sign * logits).sum(), maps)
     logits = logits.detach()
-    if method == "raw_attention":
-        t_rows, s_rows = temporal[-1]["A"].mean(2), spatial[-1]["A"].mean(2)
-    elif method == "rollout":
-        t_rows, s_rows = (
-            rollout([0.5 * r["A"].mean(2) + 0.5 * _eye_like(r["A"].mean(2)) for r in recs])
-            for recs in (temporal, spatial)
-        )
-    else:
-        with torch.no_grad():
+    with torch.no_grad():
+        if method == "raw_attention":
+            t_mats, s_mats = [temporal[-1]["A"].mean(2)], [spatial[-1]["A"].mean(2)]
+        elif method == "rollout":
+            t_mats, s_mats = (
+                [0.5 * r["A"].mean(2) + 0.5 * _eye_like(r["A"].mean(2)) for r in recs]
+                for recs in (temporal, spatial)
+            )
+        else:
             propagate(model, record, target)
             mats = [
-                lrp_matrix(r["R_A"], g, fusion)
+                lrp_matrix(r["R_A"], g, fusion, gradient)
                 for r, g in zip(temporal + spatial, grads, strict=True)
             ]
-        t_rows, s_rows = rollout(mats[: len(temporal)]), rollout(mats[len(temporal) :])
+            t_mats, s_mats = mats[: len(temporal)], mats[len(temporal) :]
+        if readout == "grid":
+            joint = grid_rollout(t_mats, s_mats, model.cfg.attention, h, w)
+            return Explanation(method, joint.detach(), logits)
+        t_rows, s_rows = rollout(t_mats), rollout(s_mats)
     t_map, s_map = read_maps(t_rows.detach(), s_rows.detach(), h, w)
     return Explanation(method, s_map * t_map, logits, spatial=s_map, temporal=t_map)
 

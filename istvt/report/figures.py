@@ -180,13 +180,17 @@ def deletion_figure(
     """Accuracy and mean fake probability against the share of most-relevant pixels
     removed, one line per map (the paper's Fig. 12); the paper's approximate readings
     as markers where given."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    from istvt.interpret.faithfulness import label
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, (name, rows) in enumerate(deletion.groupby("map", sort=False)):
-        style = {"color": f"C{i}", "marker": "o", "ms": 3}
+        style = {"color": f"C{i % 10}", "marker": "o", "ms": 3}
         if name == "random":
             style.update(color="grey", ls="--")
-        axes[0].plot(rows.percent, rows.accuracy, label=name, **style)
-        axes[1].plot(rows.percent, rows.fake_score, label=name, **style)
+        elif not name.startswith("lrp"):
+            style.update(ls=":")  # the baselines dotted, ISTVT-LRP's maps solid
+        axes[0].plot(rows.percent, rows.accuracy, label=label(name), **style)
+        axes[1].plot(rows.percent, rows.fake_score, label=label(name), **style)
         if paper and name in paper:
             pts = sorted((float(k), float(v)) for k, v in paper[name].items())
             axes[0].scatter(
