@@ -174,6 +174,10 @@ def relevance_figure(
     _save(fig, out)
 
 
+#: the default colour cycle without its grey (C7), which marks the random maps
+NOT_GREY = [f"C{k}" for k in (0, 1, 2, 3, 4, 5, 6, 8, 9)]
+
+
 def deletion_figure(
     deletion: pd.DataFrame, out: str | Path, paper: Mapping | None = None, title: str = ""
 ) -> None:
@@ -184,7 +188,7 @@ def deletion_figure(
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, (name, rows) in enumerate(deletion.groupby("map", sort=False)):
-        style = {"color": f"C{i % 10}", "marker": "o", "ms": 3}
+        style = {"color": NOT_GREY[i % len(NOT_GREY)], "marker": "o", "ms": 3}
         if name == "random":
             style.update(color="grey", ls="--")
         elif not name.startswith("lrp"):
