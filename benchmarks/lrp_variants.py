@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 import yaml
+from bench_utils import cpu_line  # benchmarks/bench_utils.py
 
 from istvt.checkpoint import load_checkpoint
 from istvt.data.dataset import split_dataset
@@ -72,6 +73,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
+    print(cpu_line())
     tables = []
     for experiment in args.experiments:
         table = run_variants(args.run, experiment, args.split, args.clips)

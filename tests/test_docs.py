@@ -107,6 +107,10 @@ def check(cmd: list[str], root: Path) -> None:
     elif head == "python" and cmd[1:3] == ["-m", "istvt.configdoc"]:
         proc = run([sys.executable, *cmd[1:]], root)
         assert proc.returncode == 0, proc.stdout[-2000:]
+    elif head == "python" and cmd[1] == "-m" and cmd[2].startswith("istvt."):
+        text = _help(sys.executable, "-m", cmd[2])  # a module's command: its options exist
+        for opt in options(cmd):
+            assert opt in text, f"python -m {cmd[2]} has no {opt}"
     elif head == "torchrun":  # torchrun's options, then the module's own
         split = cmd.index("-m")
         for opt in options(cmd[:split]):
