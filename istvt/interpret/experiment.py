@@ -35,9 +35,17 @@ def heatmap_clips(dataset, count: int) -> list[int]:
 
 
 def write_heatmaps(
-    model, dataset, clips: Iterable[int], out_dir: str | Path, target: str = "fake"
+    model,
+    dataset,
+    clips: Iterable[int],
+    out_dir: str | Path,
+    target: str = "fake",
+    fusion: str = "clamp_then_mean",
+    gradient: bool = True,
 ) -> list[Path]:
-    """One Fig. 9-style figure (``<video id>.png``, '/' -> '__') per clip index."""
+    """One Fig. 9-style figure (``<video id>.png``, '/' -> '__') per clip index: the
+    paper's spatial and temporal maps (Eq. 5's readout, which has both) with the
+    configured head fusion and gradient factor."""
     from istvt.report.figures import relevance_figure
 
     out_dir = Path(out_dir)
@@ -46,7 +54,7 @@ def write_heatmaps(
     size = model.cfg.image_size
     for k in clips:
         frames, label, _ = dataset[k]
-        e = explain(model, frames[None], "lrp", target)
+        e = explain(model, frames[None], "lrp", target, fusion, gradient=gradient)
         vid = dataset.video_ids[k]
         p = float(torch.sigmoid(e.logits[0]))
         path = out_dir / f"{vid.replace('/', '__')}.png"
@@ -188,5 +196,8 @@ def interpret_experiment(
         paper=paper_results().get("fig12_deletion_accuracy"),
         title=f"deletion of the most relevant pixels: {Path(checkpoint).parent.name}",
     )
-    write_heatmaps(model, dataset, heatmap_clips(dataset, heatmaps), out_dir / "heatmaps")
+    clips = heatmap_clips(dataset, heatmaps)
+    write_heatmaps(
+        model, dataset, clips, out_dir / "heatmaps", cfg.target, cfg.fusion, cfg.gradient
+    )
     return summary
