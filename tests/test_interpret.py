@@ -272,7 +272,9 @@ def demo_faithfulness(tmp_path_factory):
 
         model = load_checkpoint(root / "model.pth").eval()
         dataset, rows = split_dataset(manifest, root / "faces", "test")
-        cfg = FaithfulnessConfig(methods=["lrp", "random"], fractions=[2, 5, 10, 20, 30])
+        cfg = FaithfulnessConfig(
+            methods=["lrp", "random"], fractions=[2, 5, 10, 20, 30], variants=[]
+        )
         paths = dict(zip(rows.video_id, rows.path, strict=True))
         summary, deletion = measure(model, dataset, cfg, paths, root / "celebdf")
         from istvt.inference import predict
@@ -402,3 +404,11 @@ def test_variants_are_named_checked_and_measured():
     for bad, words in [({"alpha": 1}, "alpha"), ({}, "nothing"), ({"readout": "x"}, "readout")]:
         with pytest.raises(ValueError, match=words):
             FaithfulnessConfig(variants=[bad])
+    # a config without the key (config/paper.yaml, a user's) measures what the default does
+    import yaml
+
+    from .conftest import REPO
+
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["interpret"]
+    assert FaithfulnessConfig(**shipped).variants == FaithfulnessConfig().variants
+    assert {"readout": "grid", "gradient": False} in FaithfulnessConfig().variants

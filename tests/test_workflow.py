@@ -675,7 +675,10 @@ def test_interpret_command_by_hand(tiny_run, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ISTVT-LRP (spatial × temporal)" in printed
     faith = pd.read_csv(tmp_path / "out" / "faithfulness.csv")
-    assert list(faith["map"]) == ["lrp", "lrp_spatial", "lrp_temporal", "random"]
+    assert list(faith["map"]) == [
+        "lrp", "lrp_spatial", "lrp_temporal", "lrp[readout=grid]",
+        "lrp[gradient=False,readout=grid]", "random",
+    ]  # fmt: skip
     assert (faith.clips == 4).all() and "acc@10%" in faith
     assert len(list((tmp_path / "out" / "heatmaps").glob("*.png"))) == 1
     assert main([*args[:5], "--option", "methods=[lime]"]) != 0

@@ -63,6 +63,9 @@ LABELS = {
 
 #: the ISTVT-LRP settings a variant may change (explain's keywords)
 VARIANT_KEYS = ("fusion", "readout", "gradient")
+#: measured beside the paper's ISTVT-LRP unless configured otherwise: the grid readout,
+#: with and without Eq. 4's gradient (docs/interpretability.md, "Where ISTVT-LRP loses")
+DEFAULT_VARIANTS = ({"readout": "grid"}, {"readout": "grid", "gradient": False})
 
 
 def variant_name(variant: dict) -> str:
@@ -90,7 +93,7 @@ class FaithfulnessConfig:
     readout: str = "paper"  # paper: Eq. 5's maps; grid: a rollout over the whole token grid
     gradient: bool = True  # Eq. 4's gradient factor in ISTVT-LRP
     # ISTVT-LRP settings measured beside the configured ones, one joint map each
-    variants: list[dict] = field(default_factory=list)
+    variants: list[dict] = field(default_factory=lambda: [dict(v) for v in DEFAULT_VARIANTS])
     max_clips: int | None = None  # cap on the clips measured, evenly spaced over the split
     batch_size: int = 8
     seed: int = 0  # random maps and the re-initialised model
