@@ -412,3 +412,24 @@ def test_variants_are_named_checked_and_measured():
     shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["interpret"]
     assert shipped["variants"] == FaithfulnessConfig().variants
     assert {"readout": "grid", "gradient": False} in FaithfulnessConfig().variants
+
+
+def test_the_table_says_how_istvt_lrp_stands_against_the_best_baseline():
+    from istvt.interpret.experiment import comparison, table_markdown
+
+    summary = pd.DataFrame(
+        {
+            "map": ["lrp", "lrp[readout=grid]", "rollout", "raw_attention", "random"],
+            "pointing_game": [40.0, 60.0, 55.0, 50.0, 20.0],
+            "deletion_gain": [2.0, 9.0, 3.0, 8.0, np.nan],
+            "mask_area": [40.0] * 5,
+            "mask_frames": [10] * 5,
+            "clips": [4] * 5,
+        }
+    )
+    text = comparison(summary)
+    assert "pointing game %: ISTVT-LRP 40.0, the best baseline (attention rollout) 55.0" in text
+    assert "the best variant (ISTVT-LRP, readout grid) 60.0" in text
+    assert "deletion: ISTVT-LRP 2.0, the best baseline (raw attention (last block)) 8.0" in text
+    assert text in table_markdown(summary, [])
+    assert comparison(summary[summary["map"].isin(["lrp", "random"])]) == ""  # no baseline

@@ -102,6 +102,40 @@ def write_overlay_video(panels: list[np.ndarray], path: str | Path, fps: int = 5
     return Path(path)
 
 
+BASELINES = ("rollout", "raw_attention", "gradcam")
+
+
+def comparison(summary: pd.DataFrame) -> str:
+    """A sentence per measure: the paper's ISTVT-LRP map against the best baseline and the
+    best ISTVT-LRP variant measured beside it (empty when a side is missing)."""
+    rows = summary.set_index("map")
+    base = rows[rows.index.isin(BASELINES)]
+    ours = rows[rows.index.str.startswith("lrp[")]
+    if "lrp" not in rows.index or base.empty:
+        return ""
+    out = []
+    for column, what in (("pointing_game", "pointing game %"), ("deletion_gain", "deletion")):
+        if not np.isfinite(rows.loc["lrp", column]) or base[column].isna().all():
+            continue
+        best = base[column].idxmax()
+        text = (
+            f"{what}: ISTVT-LRP {rows.loc['lrp', column]:.1f}, the best baseline "
+            f"({label(best)}) {base.loc[best, column]:.1f}"
+        )
+        if not ours.empty and not ours[column].isna().all():
+            top = ours[column].idxmax()
+            text += f", the best variant ({label(top)}) {ours.loc[top, column]:.1f}"
+        out.append(text)
+    if not out:
+        return ""
+    return (
+        "\n" + "; ".join(out) + ". istvt's propagation rules reproduce the maps of Chefer et "
+        "al.'s reference code (tests/test_lrp_reference.py), so where ISTVT-LRP trails a "
+        "baseline that is the method on this model, not an implementation difference "
+        "(docs/interpretability.md).\n"
+    )
+
+
 def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
     """The faithfulness table as Markdown, one row per map."""
     cols = ["pointing_game", "pointing_gain", "mask_mass", "mass_gain", "deletion_gain"]
@@ -129,9 +163,9 @@ def table_markdown(summary: pd.DataFrame, fractions: Iterable[float]) -> str:
                 cells.append(f"{v:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     area = summary["mask_area"].dropna()
-    note = ""
+    note = comparison(summary)
     if len(area):
-        note = (
+        note += (
             f"\nMask share of a fake frame (a uniform map's mass in mask): {area.iloc[0]:.1f} %; "
             f"{int(summary['mask_frames'].iloc[0])} fake frames with a mask, "
             f'{int(summary["clips"].iloc[0])} clips. "vs random": gain in points over the '
