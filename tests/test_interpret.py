@@ -374,7 +374,7 @@ def test_grid_rollout_follows_every_path_to_the_output_token():
     # spatial_first composes the other way: the temporal step at position 0 first, which
     # draws on nothing here
     assert grid_rollout([m_t], [m_s], "spatial_first", 1, 2).abs().sum() == 0
-    t_map, s_map = read_maps(rollout([m_t]), rollout([m_s]), 1, 2)
+    _, s_map = read_maps(rollout([m_t]), rollout([m_s]), 1, 2)
     assert s_map.abs().sum() == 0  # the frame rows' spatial rows hold no path
 
 

@@ -60,7 +60,7 @@ class ReferenceViT(nn.Module):
             "head.bias": state["head.bias"],
         }
         for i in range(DEPTH):
-            b, o = f"blocks.{i}.", f"blocks.{i}."
+            b = o = f"blocks.{i}."  # same block prefix in both layouts
             qkv_w, qkv_b = state[b + "attn.qkv.weight"], state[b + "attn.qkv.bias"]
             ours |= {
                 o + "spatial.norm.weight": state[b + "norm1.weight"],
