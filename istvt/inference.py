@@ -37,12 +37,12 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from istvt import distributed
+from istvt.config import TRAIN_PRECISIONS
 from istvt.metrics import point_metrics, video_scores
 
 log = logging.getLogger(__name__)
 
-#: Training precisions (autocast dtypes); inference adds int8.
-TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: evaluation precisions: the training ones (autocast dtypes) and int8
 PRECISIONS = (*TRAIN_PRECISIONS, "int8")
 #: ``auto`` takes a lower precision only when it is at least this much faster than fp32.
 AUTO_MARGIN = 1.1

@@ -22,18 +22,15 @@ from pathlib import Path
 import pandas as pd
 
 from istvt.ablation import ablation_experiments
-from istvt.config import ConfigError, ModelConfig
+from istvt.config import ConfigError, ModelConfig, TrainConfig
 from istvt.data.demo import WRITERS as DEMO_LAYOUTS
 from istvt.data.demo import DemoOptions
 from istvt.data.preprocess import PreprocessOptions
-from istvt.interpret.faithfulness import FaithfulnessConfig
-from istvt.interpret.relevance import DECOMPOSED
-from istvt.model.flops import model_gmacs
+from istvt.interpret.settings import DECOMPOSED, FaithfulnessConfig
 from istvt.perturb import LEVELS as PERTURBATION_LEVELS
 from istvt.perturb import VIDEO_LEVEL
 from istvt.perturb import check as check_perturbation
-from istvt.report.tables import TABLE1_CELLS, TABLE2_CELLS, parse_cell
-from istvt.train import TrainConfig
+from istvt.report.cells import TABLE1_CELLS, TABLE2_CELLS, parse_cell
 
 #: where a checkout keeps the schema of a workflow config
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -286,6 +283,8 @@ def _typed(where: str, make):
 def train_cost(experiment: dict) -> float:
     """A training's relative cost: its epochs (entry-flow stage included) times its
     model's GMACs per clip (a data set's size is not known before its manifest)."""
+    from istvt.model.flops import model_gmacs  # torch: only where a plan is costed
+
     recipe = experiment["train"]
     return (recipe["epochs"] + recipe.get("entry_epochs", 0)) * model_gmacs(experiment["model"])
 

@@ -25,10 +25,16 @@ from torch.utils.data.distributed import DistributedSampler
 
 from istvt import distributed
 from istvt.checkpoint import save_checkpoint
-from istvt.config import ENTRY_FLOW_CHANNELS, ModelConfig, dataclass_from_dict
+from istvt.config import (  # noqa: F401 - TrainConfig and its keys are re-exported
+    ENTRY_FLOW_CHANNELS,
+    LOADER_KEYS,
+    SELECT_METRICS,
+    ModelConfig,
+    TrainConfig,
+)
 from istvt.data.dataset import ClipDataset, model_input, split_dataset
 from istvt.fsutil import atomic_path
-from istvt.inference import TRAIN_PRECISIONS, evaluate_split, resolve_precision
+from istvt.inference import evaluate_split, resolve_precision
 from istvt.model import ISTVT
 from istvt.provenance import provenance as make_provenance
 
@@ -48,101 +54,6 @@ LOG_COLUMNS = [
     "seconds",
     "selected",
 ]
-
-#: metrics an epoch may be selected on; all but val_loss: higher is better
-SELECT_METRICS = ("val_video_acc", "val_video_auc", "val_clip_auc", "val_loss")
-
-
-#: TrainConfig keys that change speed or memory, not results: a resume ignores them.
-LOADER_KEYS = ("num_workers", "pin_memory", "prefetch_factor", "activation_checkpointing")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The config's ``train`` section (paper §IV-B.2 defaults where it gives them)."""
-
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 5e-4
-    optimizer: str = "sgd"  # sgd (paper) or adamw
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
-    balance_classes: bool = False  # weight the BCE so real and fake clips count equally
-    warmup_epochs: int = 1
-    schedule: str = "cosine"  # after warm-up: cosine decay or constant
-    select_metric: str = "val_video_acc"  # the paper selects on validation accuracy
-    # epochs the selection metric is averaged over (this one and the ones before it;
-    # epochs before the first count at chance level): with 1 a single lucky epoch of a
-    # model still at the class prior can win on a small validation split
-    select_window: int = 1
-    hflip: bool = True
-    # clips of each training video per epoch, drawn afresh every epoch (null: all). The
-    # clips of one short video are near-duplicates: two of four per epoch give as much
-    # signal per CPU second as more epochs over all of them
-    clips_per_video: int | None = None
-    # the paper's Fig. 8: random dropout of 16x16 squares (sizes of a 300-pixel crop,
-    # scaled), the same squares on every frame; with probability dropout_probability
-    # a training clip loses 1..dropout_regions squares (0: off)
-    dropout_regions: int = 0
-    dropout_probability: float = 0.5
-    # the entry flow first trains alone for this many epochs, per frame (PerFrameModel:
-    # its pooled features, a linear head, frame logits averaged per clip; the same
-    # optimiser at entry_lr, warm-up and cosine over these epochs), then the whole model
-    # its `epochs` with the head dropped. 0: off (the paper starts from ImageNet weights)
-    entry_epochs: int = 0
-    entry_lr: float = 1e-3
-    # numerics: auto = bf16 autocast on GPUs that have it (fp16 + gradient scaling on
-    # older ones) and on CPUs with native bf16 (AVX512-BF16 / AMX), fp32 on other CPUs
-    precision: str = "auto"
-    # several processes: BatchNorm over the global batch (SyncBatchNorm on GPUs)
-    sync_batchnorm: bool = True
-    # recompute each transformer block's activations in the backward pass instead of
-    # keeping them: less memory (the joint variant at batch 32 on a GPU), same results
-    activation_checkpointing: bool = False
-    # data loading (speed only: never part of the resume signature)
-    num_workers: int = 0
-    pin_memory: bool = True  # page-locked batches for asynchronous copies to the GPU
-    prefetch_factor: int = 2  # batches each worker loads ahead
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"train.optimizer must be sgd or adamw, got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"train.schedule must be cosine or constant, got {self.schedule!r}")
-        if self.select_metric not in SELECT_METRICS:
-            raise ValueError(
-                f"train.select_metric {self.select_metric!r} unknown; choose one of "
-                f"{', '.join(SELECT_METRICS)}"
-            )
-        if self.select_window < 1:
-            raise ValueError(f"train.select_window must be >= 1, got {self.select_window}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("train.epochs and train.batch_size must be >= 1")
-        if self.precision not in TRAIN_PRECISIONS:
-            raise ValueError(
-                f"train.precision must be one of {', '.join(TRAIN_PRECISIONS)}, "
-                f"got {self.precision!r}"
-            )
-        if self.num_workers < 0 or self.prefetch_factor < 1:
-            raise ValueError("train.num_workers must be >= 0 and train.prefetch_factor >= 1")
-        if self.clips_per_video is not None and self.clips_per_video < 1:
-            raise ValueError(
-                f"train.clips_per_video must be >= 1 or null, got {self.clips_per_video}"
-            )
-        if self.entry_epochs < 0 or not self.entry_lr > 0:
-            raise ValueError(
-                f"train.entry_epochs must be >= 0 and train.entry_lr > 0, got "
-                f"{self.entry_epochs} and {self.entry_lr}"
-            )
-        if self.dropout_regions < 0 or not 0 <= self.dropout_probability <= 1:
-            raise ValueError(
-                "train.dropout_regions must be >= 0 and train.dropout_probability in [0, 1]"
-            )
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> TrainConfig:
-        return dataclass_from_dict(cls, data, "train")
 
 
 def seed_everything(seed: int) -> None:

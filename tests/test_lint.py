@@ -25,6 +25,19 @@ def test_snakemake_lint_clean():
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
+def test_the_workflows_config_check_imports_no_torch():
+    """What the Snakefile imports to check a config and plan the jobs stays light (torch
+    and timm cost ~3.5 s per snakemake start, before any message): only costing a
+    training's priority loads the model."""
+    code = (
+        "import sys, istvt.plan, istvt.perturb, istvt.data.manifest, istvt.data.preprocess\n"
+        "heavy = sorted({'torch', 'timm'} & set(sys.modules))\n"
+        "assert not heavy, heavy"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize(
     "section, change, message",
     [

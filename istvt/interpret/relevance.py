@@ -38,15 +38,15 @@ import torch
 import torch.nn.functional as F
 
 from istvt.interpret import rules
+from istvt.interpret.settings import (  # noqa: F401 - re-exported
+    CLASSES,
+    DECOMPOSED,
+    HEAD_FUSIONS,
+    METHODS,
+    READOUTS,
+)
 from istvt.model import ISTVT
 from istvt.model.attention import self_subtract
-
-METHODS = ("lrp", "rollout", "raw_attention", "gradcam", "random")
-#: attention layouts with a temporal and a spatial attention in every block
-DECOMPOSED = ("temporal_first", "spatial_first", "parallel")
-CLASSES = ("fake", "real")
-HEAD_FUSIONS = ("mean_then_clamp", "clamp_then_mean")
-READOUTS = ("paper", "grid")
 
 
 @dataclass
