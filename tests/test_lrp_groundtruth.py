@@ -3,7 +3,7 @@
 A tiny ISTVT with a patch stem (one token per 16-px cell, so a token sees its own cell
 only) learns clips whose only cue is a checkerboard patch on one cell of one frame; on
 held-out fakes a map that says *when* a clip is fake must point at that frame, and one
-that says *where* at that cell. About 15 s on 2 cores.
+that says *where* at that cell. About 10 s on 2 cores.
 
 What is asserted and what is not, and why (docs/interpretability.md, "A case with a
 known answer"):
