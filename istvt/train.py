@@ -25,13 +25,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from istvt import distributed
 from istvt.checkpoint import save_checkpoint
-from istvt.config import (  # noqa: F401 - TrainConfig and its keys are re-exported
-    ENTRY_FLOW_CHANNELS,
-    LOADER_KEYS,
-    SELECT_METRICS,
-    ModelConfig,
-    TrainConfig,
-)
+from istvt.config import ENTRY_FLOW_CHANNELS, LOADER_KEYS, ModelConfig, TrainConfig
 from istvt.data.dataset import ClipDataset, model_input, split_dataset
 from istvt.fsutil import atomic_path
 from istvt.inference import evaluate_split, resolve_precision

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from istvt.interpret import rules
-from istvt.interpret.settings import (  # noqa: F401 - re-exported
+from istvt.interpret.settings import (
     CLASSES,
     DECOMPOSED,
     HEAD_FUSIONS,

@@ -15,12 +15,11 @@ import pandas as pd
 
 from istvt.evaluate import metrics_of
 from istvt.model.flops import paper_results
-from istvt.report.cells import (  # noqa: F401 - re-exported
+from istvt.report.cells import (
     CROSS_TESTS,
     FFPP_METHODS,
     FFPP_SETTINGS,
     OTHER_DATASETS,
-    TABLE1_CELLS,
     TABLE2_CELLS,
     parse_cell,
 )
