@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import random
+import signal
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -85,41 +88,59 @@ def train(
     log_csv: str | Path,
     device: str | None = None,
     provenance: dict | None = None,
+    clock: Clock | None = None,
+    attempt: int = 1,
+    keep_finished: bool = False,
 ) -> dict:
     """Train, keep the checkpoint that is best on validation, and resume if interrupted.
 
-    ``state_path`` (outside the declared outputs) holds the last finished epoch;
-    a rerun with the same configuration continues from it, with any number of
-    processes. Inside a process group (``torchrun``) every rank runs this function;
-    rank 0 alone logs and writes files. The steps: check the splits and the batch,
-    build the model and optimiser (:func:`_setup`), resume (:func:`_resume`), then per
-    epoch train (:func:`_train_epoch`), validate and select (:func:`_select`), log and
-    save the state (:func:`_end_epoch`); finally write the selected model.
+    ``state_path`` (outside the declared outputs) holds the last saved state: every
+    finished epoch, every ``train.checkpoint_minutes`` mid-epoch, and whenever
+    ``clock`` (:class:`Clock`) says stop, which raises :class:`TrainingSuspended`. A
+    rerun with the same configuration continues from it, bit-identically, with any
+    number of processes. With ``keep_finished`` a finished training leaves a small state
+    (the selected weights and the log): attempt 2 or later of the same job (Snakemake's
+    retry of a job killed after it finished) only rewrites the outputs from it; attempt
+    1 (a new run of the job) trains afresh. Without it the state is deleted at the end.
+
+    Inside a process group (``torchrun``) every rank runs this function; rank 0 alone
+    logs and writes files. The steps: check the splits and the batch, build the model
+    and optimiser (:func:`_setup`), resume (:func:`_resume`), then per epoch train
+    (:func:`_train_epoch`, saving mid-epoch as the clock says), validate and select
+    (:func:`_select`), log and save the state; finally write the selected model.
     """
     world = distributed.current()
     local_batch = _check_inputs(cfg, train_set, val_set, world)
     run = _setup(model_cfg, cfg, train_set, val_set, device, world)
     state_path, out_model, log_csv = Path(state_path), Path(out_model), Path(log_csv)
-    _resume(run, state_path, world)
-    if run.start_epoch == 0 and cfg.entry_epochs:
+    resumed = _resume(run, state_path, world, attempt)
+    if not resumed and cfg.entry_epochs:
         _train_entry_flow(run, train_set, val_set, world, local_batch)
     net = _wrap(run.model, run.device, world)
     sampler = _sampler(cfg, train_set, world)
     steps = math.ceil(len(sampler) / local_batch)
+    clock = clock or Clock(cfg.checkpoint_minutes)
     t_start = time.perf_counter()
     for epoch in range(run.start_epoch, cfg.epochs):
         t0 = time.perf_counter()
-        lr, loss, acc, clips = _train_epoch(run, net, train_set, sampler, epoch, steps, local_batch)
+        lr, loss, acc, clips = _train_epoch(
+            run, net, train_set, sampler, epoch, steps, local_batch, clock, state_path, world
+        )
+        t_val = time.perf_counter()
         metrics = evaluate_split(run.model, val_set, local_batch, run.device, run.precision)
+        clock.validation_seconds = time.perf_counter() - t_val
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "train_acc": acc, **metrics}
         run.rows.append(row)
         row["select_score"] = selection_score(cfg, run.rows, run.chance)
-        row["seconds"] = round(time.perf_counter() - t0, 2)
+        row["seconds"] = round(time.perf_counter() - t0 + run.carried_seconds, 2)  # resumed
+        run.carried_seconds = 0.0
         row["selected"] = int(_select(run, row))
+        run.start_batch, run.partial = 0, None
         if world.is_main:
             _log_epoch(run, row, clips, t_start)
             _write_log(run.rows, log_csv)
             _save_state(run.state(world), state_path)
+        clock.saved()
         distributed.barrier()  # nobody runs ahead of a state that might be resumed
     best_row = max((r for r in run.rows if r["selected"]), key=lambda r: r["epoch"])
     if world.is_main:
@@ -136,9 +157,82 @@ def train(
                 "provenance": provenance or make_provenance(),
             },
         )
-        state_path.unlink(missing_ok=True)  # finished: nothing left to resume
+        _write_log(run.rows, log_csv)
+        if keep_finished:
+            # the selected weights and the log, no optimiser: a job killed after this
+            # point (its time limit, a node) is restored from it by Snakemake's retry
+            # instead of training again (docs/cluster.md)
+            _save_state(run.finished_state(world), state_path)
+        else:
+            state_path.unlink(missing_ok=True)
     distributed.barrier()
     return best_row
+
+
+class TrainingSuspended(Exception):
+    """The training saved its state mid-way and stopped before the job's time limit (or
+    on a signal); the next attempt of the job resumes from that state."""
+
+
+class Clock:
+    """When a training saves its state mid-epoch, and when it stops before its limit.
+
+    * every ``checkpoint_minutes`` (0: never mid-epoch);
+    * before ``time_left`` seconds run out (:func:`istvt.cluster.slurm_time_left` in a
+      Slurm job): it stops when the next step, or the next validation at an epoch's end,
+      plus a margin (a tenth of the time it was given, 10 s to 5 min) would not fit;
+    * at SIGUSR1 or SIGTERM (Slurm's warning and its kill at the limit, Snakemake
+      cancelling the job), at the end of the current step.
+
+    ``stop_after_steps`` stops after that many steps of this process (tests).
+    """
+
+    def __init__(
+        self,
+        checkpoint_minutes: float = 0.0,
+        time_left: float | None = None,
+        stop_after_steps: int | None = None,
+    ) -> None:
+        now = time.monotonic()
+        self.interval = checkpoint_minutes * 60 if checkpoint_minutes else math.inf
+        self.deadline = None if time_left is None else now + time_left
+        self.margin = None if time_left is None else min(300.0, max(10.0, 0.1 * time_left))
+        self.stop_after_steps = stop_after_steps
+        self.last_save, self.steps, self.step_seconds = now, 0, 0.0
+        self.validation_seconds = 0.0
+        self.signal: str | None = None
+
+    def catch_signals(self) -> None:
+        """Turn SIGUSR1 and SIGTERM into a stop at the next step boundary (main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGUSR1, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signal = signal.Signals(signum).name
+
+    def step_done(self, seconds: float) -> None:
+        self.steps += 1
+        self.step_seconds = max(self.step_seconds, seconds)
+
+    def saved(self) -> None:
+        self.last_save = time.monotonic()
+
+    def due(self, end_of_epoch: bool) -> tuple[bool, str | None]:
+        """(save now?, why stop now or None) at a step boundary."""
+        now = time.monotonic()
+        if self.signal:
+            return True, f"{self.signal} received"
+        if self.stop_after_steps is not None and self.steps >= self.stop_after_steps:
+            return True, f"stopping after {self.steps} steps as asked"
+        if self.deadline is not None:
+            ahead = self.validation_seconds if end_of_epoch else self.step_seconds
+            if now + ahead + self.margin >= self.deadline:
+                left = self.deadline - now
+                return True, f"{left:.0f} s left before the time limit"
+        # at an epoch's end the epoch's own save follows validation
+        return not end_of_epoch and now - self.last_save >= self.interval, None
 
 
 @dataclass
@@ -154,7 +248,10 @@ class _Run:
     pos_weight: torch.Tensor | None
     signature: dict
     chance: dict  # what each validation metric reads for a model that knows nothing
-    start_epoch: int = 0
+    start_epoch: int = 0  # epochs finished
+    start_batch: int = 0  # steps of the next epoch already taken (a mid-epoch state)
+    partial: dict | None = None  # that epoch's running sums at start_batch
+    carried_seconds: float = 0.0  # that epoch's seconds before the resume
     best: list | None = None  # the selection key of the best epoch so far
     best_state: dict | None = None
     rows: list = field(default_factory=list)  # one log row per finished epoch
@@ -165,14 +262,32 @@ class _Run:
         return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32")
 
     def state(self, world) -> dict:
-        return {
+        """Everything a bit-identical resume needs, at an epoch's end or mid-epoch."""
+        state = {
             "signature": self.signature,
-            "epoch": self.rows[-1]["epoch"],
+            "epoch": self.rows[-1]["epoch"] if self.rows else 0,
+            "batch": self.start_batch,
+            "partial": self.partial,
             "world_size": world.size,
             "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
             "scaler": self.scaler.state_dict(),
             "rng": torch.get_rng_state(),
+            "best": self.best,
+            "best_model": self.best_state,
+            "rows": self.rows,
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def finished_state(self, world) -> dict:
+        """What rewrites a finished training's outputs: the selected weights and log."""
+        return {
+            "signature": self.signature,
+            "finished": True,
+            "epoch": self.rows[-1]["epoch"],
+            "world_size": world.size,
             "best": self.best,
             "best_model": self.best_state,
             "rows": self.rows,
@@ -237,30 +352,55 @@ def _setup(model_cfg, cfg: TrainConfig, train_set, val_set, device, world) -> _R
     return run
 
 
-def _resume(run: _Run, state_path: Path, world) -> None:
-    """Continue from ``state_path`` if it was saved by the same configuration."""
+def _resume(run: _Run, state_path: Path, world, attempt: int = 1) -> bool:
+    """Continue from ``state_path`` if it was saved by the same configuration; True if
+    it was. A finished training's state counts on a retry (``attempt`` > 1) only."""
     if not state_path.is_file():
-        return
+        return False
     state = torch.load(state_path, map_location="cpu", weights_only=True)
     if state.get("signature") != run.signature:
         if world.is_main:
             log.warning("%s belongs to another configuration: starting afresh", state_path)
-        return
+        return False
+    if state.get("finished"):
+        if attempt <= 1:
+            if world.is_main:
+                log.info(
+                    "%s holds a finished training; a new run of the job trains afresh",
+                    state_path,
+                )
+            return False
+        run.start_epoch, run.best, run.rows = state["epoch"], state["best"], state["rows"]
+        run.best_state = state["best_model"]
+        if world.is_main:
+            log.info(
+                "attempt %d: the training had finished (epoch %d); rewriting its outputs "
+                "from %s, nothing trained",
+                attempt,
+                run.start_epoch,
+                state_path,
+            )
+        return True
     run.model.load_state_dict(state["model"])
     run.opt.load_state_dict(state["optimizer"])
     if "scaler" in state:
         run.scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and run.device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"], run.device)
     run.start_epoch, run.best, run.rows = state["epoch"], state["best"], state["rows"]
+    run.start_batch, run.partial = state.get("batch", 0), state.get("partial")
     run.best_state = state["best_model"]
     if world.is_main:
         log.info(
-            "resuming after epoch %d from %s (saved by %s process(es), now %d)",
+            "resuming after epoch %d%s from %s (saved by %s process(es), now %d)",
             run.start_epoch,
+            f", step {run.start_batch} of epoch {run.start_epoch + 1}" if run.start_batch else "",
             state_path,
             state.get("world_size", 1),
             world.size,
         )
+    return True
 
 
 def _wrap(model: ISTVT, device: torch.device, world) -> torch.nn.Module:
@@ -352,9 +492,38 @@ def _train_entry_flow(run: _Run, train_set, val_set, world, batch: int) -> None:
     distributed.barrier()
 
 
-def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, batch: int):
+class _Skip(torch.utils.data.Sampler):
+    """A sampler's order for one epoch without its first ``skip`` items."""
+
+    def __init__(self, sampler, skip: int) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
+
+    def __iter__(self):
+        it = iter(self.sampler)
+        for _ in range(self.skip):
+            next(it, None)
+        return it
+
+
+def _train_epoch(
+    run: _Run,
+    net,
+    train_set,
+    sampler,
+    epoch: int,
+    steps: int,
+    batch: int,
+    clock: Clock | None = None,
+    state_path: Path | None = None,
+    world=None,
+):
     """One pass over the sampler's clips; returns (last lr, mean loss, accuracy, clips)
-    over all processes."""
+    over all processes. With a ``clock``, saves the state mid-epoch when it says so and
+    raises :class:`TrainingSuspended` when it says stop; a state saved at step ``b``
+    resumes at step ``b`` (``run.start_batch``) with the RNG and running sums it had."""
     cfg, device = run.cfg, run.device
     sampler.set_epoch(epoch)  # order seeded by seed + epoch: the same after a resume
     if hasattr(train_set, "set_epoch"):
@@ -363,14 +532,31 @@ def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, bat
     options: dict = {"num_workers": cfg.num_workers, "pin_memory": pin}
     if cfg.num_workers:
         options.update(prefetch_factor=cfg.prefetch_factor, worker_init_fn=_worker_init)
-    loader = DataLoader(train_set, batch_size=batch, sampler=sampler, drop_last=False, **options)
+    first = run.start_batch if epoch == run.start_epoch else 0
+    order = _Skip(sampler, first * batch) if first else sampler
+    loader = DataLoader(train_set, batch_size=batch, sampler=order, drop_last=False, **options)
     net.train()
     lr, total = cfg.lr, 0
     correct, loss_sum = torch.zeros((), device=device), torch.zeros((), device=device)
+    carried = 0.0
+    if first:  # rank 0 carries the running sums of all processes up to the saved step
+        part = run.partial
+        lr, carried = part["lr"], part.get("seconds", 0.0)
+        if world is None or world.is_main:
+            total = part["total"]
+            correct, loss_sum = part["correct"].to(device), part["loss_sum"].to(device)
+    run.carried_seconds = carried
+    t_epoch = time.perf_counter()
     autocast = torch.autocast(
         device.type, dtype=run.amp_dtype or torch.float32, enabled=run.amp_dtype is not None
     )
-    for b, (x, y, _) in enumerate(loader):
+    batches = iter(loader)  # draws the loader's seed from the global RNG: before a resume
+    if first:  # ... puts back the generator as the saved step left it
+        torch.set_rng_state(run.partial["rng"])
+        if "cuda_rng" in run.partial and device.type == "cuda":
+            torch.cuda.set_rng_state(run.partial["cuda_rng"], device)
+    for b, (x, y, _) in enumerate(batches, start=first):
+        t_step = time.monotonic()
         lr = lr_at(cfg, epoch * steps + b, steps)
         for group in run.opt.param_groups:
             group["lr"] = lr
@@ -386,10 +572,56 @@ def _train_epoch(run: _Run, net, train_set, sampler, epoch: int, steps: int, bat
         loss_sum += loss.detach() * len(y)  # no host sync per step
         correct += ((logits.detach() > 0).float() == y).sum()
         total += len(y)
+        if clock is not None:
+            clock.step_done(time.monotonic() - t_step)
+            sums = {"lr": lr, "total": total, "correct": correct, "loss_sum": loss_sum}
+            sums["seconds"] = carried + time.perf_counter() - t_epoch
+            _maybe_save(run, clock, b + 1 == steps, b + 1, sums, state_path, world)
     loss_sum, correct, total = distributed.all_sum(
         [float(loss_sum), float(correct), float(total)], device
     )
     return lr, loss_sum / total, correct / total, total
+
+
+def _maybe_save(run: _Run, clock: Clock, end: bool, step: int, sums, state_path, world) -> None:
+    """At a step boundary: save a mid-epoch state if the clock says so (all processes
+    follow rank 0's clock), and raise :class:`TrainingSuspended` if it says stop."""
+    save, why = clock.due(end_of_epoch=end)
+    if world is not None and world.distributed:
+        flags = [float(save), float(why is not None)] if world.is_main else [0.0, 0.0]
+        save, stop = (bool(v) for v in distributed.all_sum(flags, run.device))
+        if stop and why is None:
+            why = "rank 0 stopped"
+    else:
+        stop = why is not None
+    if not save and not stop:
+        return
+    epoch = run.rows[-1]["epoch"] if run.rows else 0
+    partial = {k: (v.detach().cpu().clone() if torch.is_tensor(v) else v) for k, v in sums.items()}
+    if world is not None and world.distributed:  # the running sums of every process
+        total = distributed.all_sum([float(sums["loss_sum"]), float(sums["correct"])], run.device)
+        rank_share = 1.0 if world.is_main else 0.0  # rank 0 carries them after a resume
+        partial["loss_sum"] = torch.tensor(total[0] * rank_share)
+        partial["correct"] = torch.tensor(total[1] * rank_share)
+        partial["total"] = int(distributed.all_sum([float(sums["total"])], run.device)[0])
+    partial["rng"] = torch.get_rng_state()
+    if run.device.type == "cuda":
+        partial["cuda_rng"] = torch.cuda.get_rng_state(run.device)
+    run.start_batch, run.partial = step, partial
+    if world is None or world.is_main:
+        _save_state(run.state(world or distributed.current()), state_path)
+        log.info(
+            "saved the state at step %d of epoch %d to %s%s",
+            step,
+            epoch + 1,
+            state_path,
+            f"; stopping ({why}): the next attempt of the job resumes here" if stop else "",
+        )
+    clock.saved()
+    distributed.barrier()
+    run.start_batch, run.partial = 0, None
+    if stop:
+        raise TrainingSuspended(f"stopped at step {step} of epoch {epoch + 1}: {why}")
 
 
 def chance_metrics(val_set) -> dict:
@@ -538,6 +770,9 @@ def train_experiment(
     methods: list[str] | None = None,
     device: str | None = None,
     provenance: dict | None = None,
+    clock: Clock | None = None,
+    attempt: int = 1,
+    keep_finished: bool = False,
 ) -> dict:
     """Train on the train split of a preprocessed data set, select on its val split.
 
@@ -566,7 +801,18 @@ def train_experiment(
         distributed.current().size,
     )
     return train(
-        model_cfg, cfg, train_set, val_set, out_model, state_path, log_csv, device, provenance
+        model_cfg,
+        cfg,
+        train_set,
+        val_set,
+        out_model,
+        state_path,
+        log_csv,
+        device,
+        provenance,
+        clock=clock,
+        attempt=attempt,
+        keep_finished=keep_finished,
     )
 
 
@@ -575,22 +821,39 @@ def run_job(spec: dict) -> dict:
     or as one rank under ``torchrun``.
 
     Keys: manifest, faces, model, train, out_model, state, log_csv, methods, provenance,
-    device (optional).
+    device, attempt (Snakemake's attempt of the job, from 1), keep_finished (see
+    :func:`train`), stop_after_steps (tests) (the last five optional). Inside a Slurm
+    job the training stops before the job's time limit (:class:`Clock`) and raises
+    :class:`TrainingSuspended`.
     """
+    from istvt.cluster import slurm_time_left
     from istvt.data.manifest import read_manifest
 
+    cfg = TrainConfig.from_dict(spec["train"])
+    clock = Clock(cfg.checkpoint_minutes, slurm_time_left(), spec.get("stop_after_steps"))
+    clock.catch_signals()
+    if clock.deadline is not None:
+        log.info(
+            "Slurm job %s: %.0f s until its time limit; stopping %.0f s before it",
+            os.environ.get("SLURM_JOB_ID"),
+            clock.deadline - time.monotonic(),
+            clock.margin,
+        )
     with distributed.process_group(spec.get("device")):
         return train_experiment(
             read_manifest(spec["manifest"]),
             spec["faces"],
             ModelConfig.from_dict(spec["model"]),
-            TrainConfig.from_dict(spec["train"]),
+            cfg,
             spec["out_model"],
             spec["state"],
             spec["log_csv"],
             methods=spec.get("methods"),
             device=spec.get("device"),
             provenance=spec.get("provenance"),
+            clock=clock,
+            attempt=int(spec.get("attempt", 1)),
+            keep_finished=bool(spec.get("keep_finished", False)),
         )
 
 
@@ -631,7 +894,14 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s %(levelname)s [rank {world.rank}] %(message)s",
     )
     torch.set_num_threads(spec.get("threads_per_process", 1))
-    best = run_job(spec)
+    try:
+        best = run_job(spec)
+    except TrainingSuspended as stop:
+        if world.is_main:
+            log.info("%s; the next attempt resumes", stop)
+        from istvt.cluster import EXIT_RESUME
+
+        return EXIT_RESUME
     if world.is_main:
         log.info("selected epoch %d: %s", best["epoch"], best)
     return 0

@@ -11,7 +11,15 @@ from istvt.checkpoint import load_checkpoint, read_checkpoint
 from istvt.data.dataset import ClipDataset, to_tensor
 from istvt.data.shards import write_shard
 from istvt.metrics import bootstrap_ci, eer, point_metrics, video_scores
-from istvt.train import TrainConfig, chance_metrics, lr_at, selection_score, train
+from istvt.train import (
+    Clock,
+    TrainConfig,
+    TrainingSuspended,
+    chance_metrics,
+    lr_at,
+    selection_score,
+    train,
+)
 
 from .conftest import tiny_config
 
@@ -50,10 +58,10 @@ def data(tmp_path):
 CFG = TrainConfig(epochs=3, batch_size=4, optimizer="adamw", lr=1e-3, warmup_epochs=1, seed=0)
 
 
-def run(data, tmp_path, cfg=CFG, name="run"):
+def run(data, tmp_path, cfg=CFG, name="run", model=None, **kwargs):
     out = tmp_path / name
     best = train(
-        tiny_config(),
+        model or tiny_config(),
         cfg,
         data[0],
         data[1],
@@ -61,6 +69,7 @@ def run(data, tmp_path, cfg=CFG, name="run"):
         out / "state.pt",
         out / "log.csv",
         device="cpu",
+        **kwargs,
     )
     return best, out
 
@@ -299,3 +308,102 @@ def test_clips_per_video_sampler_draws_k_clips_of_every_video_each_epoch():
     assert len(a) == len(b) == 4
     merged = [k for pair in zip(a, b, strict=True) for k in pair]
     assert merged[:7] == epochs[1] and merged[7] == epochs[1][0]
+
+
+def assert_same_training(ref, other):
+    """The same weights to the bit and the same log (but for the seconds taken)."""
+    a = read_checkpoint(ref / "model.pth")["state_dict"]
+    b = read_checkpoint(other / "model.pth")["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    log_a = pd.read_csv(ref / "log.csv").drop(columns="seconds")
+    log_b = pd.read_csv(other / "log.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(log_a, log_b, check_exact=True)
+
+
+def test_a_training_stopped_mid_epoch_resumes_bit_identically(data, tmp_path):
+    """Stops every 3 steps of 4 per epoch (mid-epoch, and once after an epoch's last step,
+    before its validation), each in a new train() call as a new job would: the same
+    model to the bit as one uninterrupted run. Dropout in the model makes the RNG count;
+    augmentation (hflip) and the sampler order must continue where they stopped."""
+    model = tiny_config(dropout=0.2)
+    cfg = replace(CFG, checkpoint_minutes=0)
+    _, ref = run(data, tmp_path, cfg, "ref", model)
+    steps_per_epoch = len(data[0]) // cfg.batch_size
+    assert steps_per_epoch == 4
+    stops, state = [], tmp_path / "cut" / "state.pt"
+    for _ in range(10):
+        try:
+            run(data, tmp_path, cfg, "cut", model, clock=Clock(stop_after_steps=3))
+            break
+        except TrainingSuspended:
+            saved = torch.load(state, weights_only=True)
+            stops.append((saved["epoch"], saved["batch"]))
+    # step 3 of epoch 1; 2 of epoch 2; 1 of epoch 3; epoch 3's last (before validation)
+    assert stops == [(0, 3), (1, 2), (2, 1), (2, 4)]
+    assert not (tmp_path / "cut" / "model.pth").exists() or len(stops) == 4
+    assert_same_training(ref, tmp_path / "cut")
+    # without dropout in the model the RNG would not matter: check that it does here
+    _, plain = run(data, tmp_path, cfg, "plain")
+    a = read_checkpoint(ref / "model.pth")["state_dict"]
+    b = read_checkpoint(plain / "model.pth")["state_dict"]
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_periodic_mid_epoch_saves_change_nothing(data, tmp_path, monkeypatch):
+    """checkpoint_minutes saves the state mid-epoch without disturbing the run."""
+    import istvt.train as train_module
+
+    saved = []
+    real = train_module._save_state
+    monkeypatch.setattr(
+        train_module, "_save_state", lambda st, p: (saved.append(st.get("batch")), real(st, p))
+    )
+    _, ref = run(data, tmp_path, CFG, "ref")
+    count = len(saved)
+    every = replace(CFG, checkpoint_minutes=1e-9)  # due at every step
+    _, out = run(data, tmp_path, every, "every")
+    mid = saved[count:]
+    assert mid.count(0) == CFG.epochs and sorted(set(mid) - {0}) == [1, 2, 3]
+    assert_same_training(ref, out)
+
+
+def test_a_finished_state_restores_on_a_retry_and_retrains_on_a_new_run(data, tmp_path, caplog):
+    caplog.set_level("INFO")
+    _, ref = run(data, tmp_path, CFG, "ref", keep_finished=True)
+    state = torch.load(ref / "state.pt", weights_only=True)
+    assert state["finished"] and "optimizer" not in state  # the weights and the log only
+    first = tmp_path / "first"
+    first.mkdir()
+    for name in ("model.pth", "log.csv"):  # Snakemake deletes a failed job's outputs
+        (ref / name).rename(first / name)
+    run(data, tmp_path, CFG, "ref", keep_finished=True, attempt=2)  # its retry
+    restored = caplog.text.split("rewriting its outputs")
+    assert len(restored) == 2 and "epoch 1/3" not in restored[1]  # nothing trained
+    assert_same_training(first, ref)
+    caplog.clear()
+    run(data, tmp_path, CFG, "ref", keep_finished=True, attempt=1)  # --forcerun: train again
+    assert "trains afresh" in caplog.text and "epoch 3/3" in caplog.text
+
+
+def test_clock_stops_before_the_time_limit_and_on_signals():
+    import os
+    import signal
+
+    clock = Clock(checkpoint_minutes=0, time_left=100.0)
+    assert clock.margin == 10.0 and clock.due(end_of_epoch=False) == (False, None)
+    clock.step_done(95.0)  # the next step would not fit
+    save, why = clock.due(end_of_epoch=False)
+    assert save and "before the time limit" in why
+    assert Clock(time_left=24 * 3600.0).margin == 300.0
+    clock = Clock(checkpoint_minutes=0)
+    clock.validation_seconds = 1e9  # no limit: validation time does not matter
+    assert clock.due(end_of_epoch=True) == (False, None)
+    previous = signal.getsignal(signal.SIGUSR1)
+    try:
+        clock.catch_signals()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert clock.due(end_of_epoch=False) == (True, "SIGUSR1 received")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -37,10 +37,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
+from istvt.data.encode import EncoderProcess, encode_h264
 from istvt.data.faces import FaceOptions, FaceTracker, landmarks
 from istvt.data.portraits import draw_look, draw_portrait, reshape_face
 
@@ -601,21 +601,18 @@ def reenact(
     return np.stack(out), np.stack(masks)
 
 
+#: the encoder process of the running :func:`generate_demo` (None: encode in this process)
+_ENCODER: EncoderProcess | None = None
+
+
 def write_video(path: Path, frames: np.ndarray, fps: int, crf: int) -> None:
-    """H.264 (libx264, yuv420p) at the given CRF, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.mp4")
-    with av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    tmp.replace(path)
+    """H.264 (libx264, yuv420p) at the given CRF, written atomically; inside
+    :func:`generate_demo`, in its encoder process (reproducible bytes:
+    :mod:`istvt.data.encode`)."""
+    if _ENCODER is not None:
+        _ENCODER.write(path, frames, fps, crf)
+    else:
+        encode_h264(path, frames, fps, crf)
 
 
 def _save_mask(root: Path, video: Path, masks: np.ndarray) -> None:
@@ -892,12 +889,23 @@ def generate_demo(
     opts = options or DemoOptions()
     out = Path(out)
     t0 = time.perf_counter()
-    people = make_identities(opts.identities, opts.seed)
-    counts = {}
     for name in datasets:
         if name not in WRITERS:
             raise ValueError(f"unknown demo data set {name!r}; choose from {', '.join(WRITERS)}")
-        counts[name] = WRITERS[name](out / name, people, opts)
-        _write_readme(out / name, opts, name)
-        log.info("demo %s: %d videos (%.1f s so far)", name, counts[name], time.perf_counter() - t0)
+    global _ENCODER
+    people = make_identities(opts.identities, opts.seed)
+    counts = {}
+    with EncoderProcess() as _ENCODER:
+        try:
+            for name in datasets:
+                counts[name] = WRITERS[name](out / name, people, opts)
+                _write_readme(out / name, opts, name)
+                log.info(
+                    "demo %s: %d videos (%.1f s so far)",
+                    name,
+                    counts[name],
+                    time.perf_counter() - t0,
+                )
+        finally:
+            _ENCODER = None
     return counts

@@ -19,6 +19,8 @@ rule train:
     priority: lambda w: PLAN.train_priority(w.experiment)  # the longest trainings first
     resources:
         mem_mb=8000,
+        # Snakemake's attempt of this job: 2 and later resume a stopped training
+        attempt=lambda wildcards, attempt: attempt,
         # > 1: torchrun with one data-parallel process per GPU on one node
         gpu=GPUS["train"],
     conda:

@@ -1,27 +1,46 @@
 """Train one experiment's model (rule train); selection on validation, resumable.
 
 The training state lives outside the declared outputs (params.state), so a run that is
-killed resumes from its last finished epoch when Snakemake reruns the job, also with
-another number of GPUs. With ``resources: gpu`` > 1 the job runs ``torchrun`` with one
-process per GPU on this node (data-parallel, the same global batch).
+killed resumes where its state was saved (every epoch and every
+``train.checkpoint_minutes``), also with another number of GPUs. Inside a Slurm job the
+training saves and stops before the job's time limit and exits with
+``istvt.cluster.EXIT_RESUME``; Snakemake's next attempt of the job resumes it (on a
+cluster the profile makes ``train`` a preemptible rule with enough retries:
+docs/cluster.md). An attempt after one that failed with an error (not a stop) fails at
+once with that error instead of training again. With ``resources: gpu`` > 1 the job runs
+``torchrun`` with one process per GPU on this node (data-parallel, the same global
+batch).
 """
 
 import json
 import logging
+import os
+import signal
 import subprocess
 from pathlib import Path
 
 import torch
 
+from istvt.cluster import EXIT_RESUME
 from istvt.provenance import provenance
-from istvt.train import run_job, torchrun_command
+from istvt.train import TrainingSuspended, run_job, torchrun_command
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 logging.basicConfig(
     filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
 )
 ex = sm.params.experiment
+attempt = int(getattr(sm.resources, "attempt", 1) or 1)
 processes = int(getattr(sm.resources, "gpu", 0) or 0)
+failed = Path(sm.params.state).with_name("failed.txt")  # the last attempt's error
+if attempt == 1:
+    failed.unlink(missing_ok=True)
+elif failed.is_file():
+    raise SystemExit(
+        f"attempt {attempt}: the previous attempt failed with an error, not a stop "
+        f"before the time limit; not training again:\n{failed.read_text()}"
+    )
+logging.info("attempt %d of this job", attempt)
 spec = {
     "manifest": sm.input.manifest,
     "faces": sm.input.faces,
@@ -33,18 +52,34 @@ spec = {
     "log_csv": sm.output.log_csv,
     "provenance": provenance(sm.config),
     "threads_per_process": max(1, sm.threads // max(1, processes)),
+    "attempt": attempt,
+    "keep_finished": True,  # a retry of a job killed after finishing restores it
 }
-if processes > 1:
-    job = Path(sm.params.state).with_name("job.json")
-    job.parent.mkdir(parents=True, exist_ok=True)
-    job.write_text(json.dumps({**spec, "log": sm.log[0]}, indent=1, default=str))
-    cmd = torchrun_command(job, processes)
-    logging.info("%d GPUs: %s", processes, " ".join(cmd))
-    with open(sm.log[0], "a") as fh:
-        done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"torchrun exited with {done.returncode}; see {sm.log[0]}")
-else:
-    torch.set_num_threads(max(1, sm.threads))
-    best = run_job(spec)
-    logging.info("selected epoch %d: %s", best["epoch"], best)
+try:
+    if processes > 1:
+        job = Path(sm.params.state).with_name("job.json")
+        job.parent.mkdir(parents=True, exist_ok=True)
+        job.write_text(json.dumps({**spec, "log": sm.log[0]}, indent=1, default=str))
+        cmd = torchrun_command(job, processes)
+        logging.info("%d GPUs: %s", processes, " ".join(cmd))
+        with open(sm.log[0], "a") as fh:
+            done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        if done.returncode == EXIT_RESUME:
+            raise TrainingSuspended("torchrun's ranks stopped before the time limit")
+        if done.returncode:
+            raise RuntimeError(f"torchrun exited with {done.returncode}; see {sm.log[0]}")
+    else:
+        torch.set_num_threads(max(1, sm.threads))
+        best = run_job(spec)
+        logging.info("selected epoch %d: %s", best["epoch"], best)
+except TrainingSuspended as stop:
+    logging.info("%s; the next attempt of the job resumes (exit %d)", stop, EXIT_RESUME)
+    raise SystemExit(EXIT_RESUME) from None
+except Exception as error:
+    failed.parent.mkdir(parents=True, exist_ok=True)
+    failed.write_text(f"{type(error).__name__}: {error}\n")
+    raise
+# Tests only: die like a job killed at its time limit right after the training finished
+# (the worst moment: every output written), to check that nothing is lost.
+if os.environ.get("ISTVT_TEST_KILL_AFTER_TRAINING") and attempt == 1:
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,84 @@
+"""What a job needs to know about the Slurm cluster it runs on: its time left, and
+whether the status command Snakemake's Slurm executor is set to can work there.
+
+Everything here asks Slurm's own client tools (``squeue``, ``scontrol``) and degrades to
+"unknown" (``None``) outside a Slurm job or without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+#: exit status of a training that saved its state and stopped before its time limit:
+#: "resume me" (BSD's EX_TEMPFAIL); Snakemake's retry runs it again from that state
+EXIT_RESUME = 75
+
+
+def parse_slurm_duration(text: str) -> float | None:
+    """Seconds in a Slurm duration (``squeue -o %L``, ``--time``): ``MM``, ``MM:SS``,
+    ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``; None for ``UNLIMITED``,
+    ``NOT_SET``, ``INVALID`` or anything unreadable."""
+    text = text.strip()
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
+    if not match:
+        return None
+    days, a, b, c = match.groups()
+    if days is not None:  # D-HH[:MM[:SS]]
+        h, m, s = int(a), int(b or 0), int(c or 0)
+        return float(((int(days) * 24 + h) * 60 + m) * 60 + s)
+    if c is not None:  # HH:MM:SS
+        return float((int(a) * 60 + int(b)) * 60 + int(c))
+    if b is not None:  # MM:SS
+        return float(int(a) * 60 + int(b))
+    return float(int(a) * 60)  # MM
+
+
+def _run(cmd: list[str]) -> str | None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def slurm_time_left(env: dict | None = None) -> float | None:
+    """Seconds until this Slurm job's time limit (``squeue -j $SLURM_JOB_ID -o %L``);
+    None outside a Slurm job, for a job without a limit, or when ``squeue`` fails."""
+    env = os.environ if env is None else env
+    job = env.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    out = _run(["squeue", "--noheader", "--jobs", job, "--format", "%L"])
+    return parse_slurm_duration(out.splitlines()[0]) if out and out.strip() else None
+
+
+def slurm_config() -> dict[str, str]:
+    """``scontrol show config`` as a dict (empty when it cannot be read)."""
+    out = _run(["scontrol", "show", "config"]) or ""
+    pairs = (line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def status_command_problem(status_command: str | None, config: dict[str, str]) -> str | None:
+    """Why Snakemake's Slurm executor cannot follow its jobs with ``status_command`` on
+    the cluster ``config`` describes (:func:`slurm_config`), or None if it can.
+
+    Without an accounting database ``sacct`` answers "Slurm accounting storage is
+    disabled", which the executor logs at debug level only: the workflow then waits
+    forever with nothing on the screen.
+    """
+    if not config:
+        return None  # no controller to ask: sbatch will say so at the first submission
+    storage = config.get("AccountingStorageType", "")
+    if (status_command or "sacct") == "sacct" and storage.endswith("/none"):
+        return (
+            "this Slurm cluster keeps no accounting (AccountingStorageType = "
+            f"{storage}), so `sacct` cannot report job states and Snakemake would wait "
+            "forever without a message. Set `slurm-status-command: squeue` in your "
+            "profile (profiles/slurm/config.yaml) or pass --slurm-status-command squeue; "
+            "then keep MinJobAge at 300 s or more (now "
+            f"{config.get('MinJobAge', 'unknown')}) so finished jobs stay visible to squeue"
+        )
+    return None
