@@ -61,24 +61,48 @@ def slurm_config() -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-def status_command_problem(status_command: str | None, config: dict[str, str]) -> str | None:
-    """Why Snakemake's Slurm executor cannot follow its jobs with ``status_command`` on
-    the cluster ``config`` describes (:func:`slurm_config`), or None if it can.
+def _seconds(text: str | None) -> float | None:
+    match = re.match(r"\s*(\d+)", text or "")
+    return float(match.group(1)) if match else None
+
+
+def status_command_problem(
+    status_command: str | None,
+    config: dict[str, str],
+    init_seconds: float = 40,
+    sacct_installed: bool = True,
+) -> str | None:
+    """Why Snakemake's Slurm executor cannot follow its jobs on the cluster ``config``
+    describes (:func:`slurm_config`) with ``status_command`` (None: its default), or
+    None if it can.
 
     Without an accounting database ``sacct`` answers "Slurm accounting storage is
     disabled", which the executor logs at debug level only: the workflow then waits
-    forever with nothing on the screen.
+    forever with nothing on the screen. The executor also switches from ``squeue`` back
+    to ``sacct`` by itself when MinJobAge is under 3 x its first status-check interval
+    (``slurm-init-seconds-before-status-checks``): a finished job would vanish from
+    ``squeue`` before it is asked about.
     """
     if not config:
         return None  # no controller to ask: sbatch will say so at the first submission
+    command = status_command or ("sacct" if sacct_installed else "squeue")
     storage = config.get("AccountingStorageType", "")
-    if (status_command or "sacct") == "sacct" and storage.endswith("/none"):
+    min_job_age = _seconds(config.get("MinJobAge"))
+    switched = ""
+    if command == "squeue" and sacct_installed and (min_job_age or 0) < 3 * init_seconds:
+        command = "sacct"
+        switched = (
+            f" (the executor uses sacct in place of squeue because MinJobAge, "
+            f"{config.get('MinJobAge')}, is under 3 x slurm-init-seconds-before-status-checks"
+            f" = {3 * init_seconds:.0f} s)"
+        )
+    if command == "sacct" and storage.endswith("/none"):
         return (
-            "this Slurm cluster keeps no accounting (AccountingStorageType = "
-            f"{storage}), so `sacct` cannot report job states and Snakemake would wait "
-            "forever without a message. Set `slurm-status-command: squeue` in your "
-            "profile (profiles/slurm/config.yaml) or pass --slurm-status-command squeue; "
-            "then keep MinJobAge at 300 s or more (now "
-            f"{config.get('MinJobAge', 'unknown')}) so finished jobs stay visible to squeue"
+            f"this Slurm cluster keeps no accounting (AccountingStorageType = {storage}), "
+            f"so sacct cannot report job states{switched} and Snakemake would wait forever "
+            "without a message. Set `slurm-status-command: squeue` in your profile "
+            "(profiles/slurm/config.yaml) or pass --slurm-status-command squeue, and keep "
+            "MinJobAge (slurm.conf) at least 3 x slurm-init-seconds-before-status-checks "
+            "so that squeue still lists a job that has just finished"
         )
     return None

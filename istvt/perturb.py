@@ -239,33 +239,35 @@ def compress_videos(
     import logging
     import time
 
+    from istvt.data.encode import EncoderProcess
     from istvt.data.manifest import write_manifest
 
     log = logging.getLogger(__name__)
     root, out_dir = Path(root).resolve(), Path(out_dir)
     rows = manifest[manifest.split == "test"].reset_index(drop=True).copy()
     paths, t0 = [], time.perf_counter()
-    for n, row in enumerate(rows.itertuples(index=False), 1):
-        src = Path(row.path).resolve()
-        try:
-            rel = src.relative_to(root)
-        except ValueError:
-            rel = Path(row.video_id.replace("/", "__") + src.suffix)
-        dst = (out_dir / rel).with_suffix(".mp4")
-        try:
-            compress_video(src, dst, crf)
-        except Exception as exc:  # a broken source video must not end the run
-            log.warning("%s: not re-encoded (%s: %s)", row.video_id, type(exc).__name__, exc)
-        paths.append(str(dst.resolve()))
-        rate = (time.perf_counter() - t0) / n
-        log.info(
-            "%d/%d %s, %.1f s/video, ETA %.0f s",
-            n,
-            len(rows),
-            row.video_id,
-            rate,
-            rate * (len(rows) - n),
-        )
+    # each video in a fresh process: reproducible bytes (istvt.data.encode)
+    with EncoderProcess() as encoder:
+        for n, row in enumerate(rows.itertuples(index=False), 1):
+            src = Path(row.path).resolve()
+            try:
+                rel = src.relative_to(root)
+            except ValueError:
+                rel = Path(row.video_id.replace("/", "__") + src.suffix)
+            dst = (out_dir / rel).with_suffix(".mp4")
+            error = encoder.compress(src, dst, crf)
+            if error:  # a broken source video must not end the run
+                log.warning("%s: not re-encoded (%s)", row.video_id, error)
+            paths.append(str(dst.resolve()))
+            rate = (time.perf_counter() - t0) / n
+            log.info(
+                "%d/%d %s, %.1f s/video, ETA %.0f s",
+                n,
+                len(rows),
+                row.video_id,
+                rate,
+                rate * (len(rows) - n),
+            )
     rows["path"] = paths
     write_manifest(rows, out_manifest)
     return rows

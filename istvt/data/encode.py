@@ -1,18 +1,24 @@
 """H.264 encoding (libx264 through PyAV), reproducibly.
 
 libx264's macroblock-tree rate control (``mbtree``, on in every preset we use) makes
-decisions that depend on memory it does not initialise: the same frames encoded twice
-in one process give different bytes once other work (OpenCV's thread pool, dlib) has
-churned the heap, and so do two runs of the demo generator. Measured on the 192-px
-demo: 10 of 18 DFDC videos differed between two runs, decoded pixels by up to 89
-levels; with ``no-mbtree`` or without B-frames every encode was identical. Encoding in
-a child process that does nothing else gives the same bytes every run, so
-:class:`EncoderProcess` does that, with the encoder settings unchanged.
+decisions that depend on memory it does not initialise. The same frames give other
+bytes after other work in the same process has churned the heap (six encodes of one
+8-frame 192-px clip between demo renderings: six different files), and, in a process
+that encodes one video after another, after earlier encodes whose threads ran in
+another order (the tiny test demo: 58 of 66 videos differed between a run on idle
+cores and one beside two busy processes). With ``no-mbtree`` every encode was
+identical, but that changes every demo video. The first encode of a fresh process was
+identical every time, idle or loaded, so :class:`EncoderProcess` gives each video one:
+a clean child (``python -m istvt.data.encode``) forks a process per video from the
+same untouched state, which encodes it and exits. The encoder settings are unchanged:
+the default demo's 706 videos have the bytes they had when encoded in-process.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import struct
 import subprocess
 import sys
 from collections import deque
@@ -44,12 +50,14 @@ def encode_h264(path: str | Path, frames: np.ndarray, fps: int, crf: int) -> Pat
 
 
 class EncoderProcess:
-    """Encode videos one after another in a child process (``python -m
-    istvt.data.encode``) that does nothing else, while the caller renders the next ones.
-    Each :meth:`write` sends a JSON header line and the frames' raw bytes through the
-    child's stdin; the child answers one line per video. At most ``pending`` videos are
-    in flight; an error surfaces on the next :meth:`write` or on leaving the ``with``
-    block, naming the video."""
+    """Encode each video in a fresh process forked from a clean one (module docstring).
+
+    :meth:`write` sends frames and returns at once (at most ``pending`` videos in
+    flight, so that rendering goes on beside encoding); an error surfaces on a later
+    :meth:`write` or on leaving the ``with`` block, naming the video. :meth:`compress`
+    re-encodes a video file (:func:`istvt.perturb.compress_video`) and waits: it
+    returns None, or the error as text.
+    """
 
     def __init__(self, pending: int = 2) -> None:
         self.pending = pending
@@ -64,23 +72,40 @@ class EncoderProcess:
         )
         return self
 
+    def _send(self, header: dict, payload: bytes | memoryview = b"") -> None:
+        assert self._child is not None, "use EncoderProcess in a with block"
+        data = json.dumps(header).encode()
+        self._child.stdin.write(struct.pack(">I", len(data)) + data)
+        self._child.stdin.write(payload)
+        self._child.stdin.flush()
+
+    def _answer(self) -> str | None:
+        line = self._child.stdout.readline().decode().strip()
+        if line == "ok":
+            return None
+        return line.removeprefix("error: ") or "the encoder process died"
+
     def _collect(self) -> None:
         path = self._queue.popleft()
-        answer = self._child.stdout.readline().decode().strip()
-        if answer != "ok":
-            raise RuntimeError(f"encoding {path} failed: {answer or 'the encoder process died'}")
+        error = self._answer()
+        if error:
+            raise RuntimeError(f"encoding {path} failed: {error}")
 
     def write(self, path: str | Path, frames: np.ndarray, fps: int, crf: int) -> None:
-        assert self._child is not None, "use EncoderProcess in a with block"
         while len(self._queue) >= self.pending:
             self._collect()
         frames = np.ascontiguousarray(frames, dtype=np.uint8)
-        header = {"path": str(Path(path).resolve()), "fps": int(fps), "crf": int(crf)}
-        header["shape"] = list(frames.shape)
-        self._child.stdin.write(json.dumps(header).encode() + b"\n")
-        self._child.stdin.write(frames.tobytes())
-        self._child.stdin.flush()
+        header = {"kind": "frames", "path": str(Path(path).resolve()), "fps": int(fps)}
+        header.update(crf=int(crf), shape=list(frames.shape))
+        self._send(header, memoryview(frames).cast("B"))
         self._queue.append(str(path))
+
+    def compress(self, src: str | Path, dst: str | Path, crf: float) -> str | None:
+        while self._queue:
+            self._collect()
+        paths = {"src": str(Path(src).resolve()), "dst": str(Path(dst).resolve())}
+        self._send({"kind": "compress", **paths, "crf": float(crf)})
+        return self._answer()
 
     def __exit__(self, *exc) -> None:
         try:
@@ -92,19 +117,58 @@ class EncoderProcess:
             self._child = None
 
 
-def _serve() -> None:
-    """The child's loop: one header line and one array per video until stdin closes."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout
-    while line := stdin.readline():
-        header = json.loads(line)
-        shape = header["shape"]
-        frames = np.frombuffer(stdin.read(int(np.prod(shape))), np.uint8).reshape(shape)
-        try:
+def _read(fd: int, n: int) -> bytearray:
+    """Exactly ``n`` bytes from ``fd`` (unbuffered: the parent's reads must not run
+    ahead of a forked child's); EOFError at the end of the stream."""
+    out = bytearray(n)
+    view, got = memoryview(out), 0
+    while got < n:
+        chunk = os.readv(fd, [view[got:]])
+        if chunk == 0:
+            raise EOFError
+        got += chunk
+    return out
+
+
+_EOF = 3  # a forked child's exit status: no more requests
+
+
+def _one_request() -> int:
+    """In a forked child: read one request from stdin, do it, answer on stdout."""
+    try:
+        header = json.loads(_read(0, struct.unpack(">I", _read(0, 4))[0]))
+    except EOFError:
+        return _EOF
+    try:
+        if header["kind"] == "frames":
+            shape = header["shape"]
+            data = _read(0, int(np.prod(shape)))
+            frames = np.frombuffer(data, np.uint8).reshape(shape)
             encode_h264(header["path"], frames, header["fps"], header["crf"])
-            stdout.write("ok\n")
-        except Exception as error:  # reported to the parent, which raises
-            stdout.write(f"{type(error).__name__}: {error}\n".replace("\n", " ").strip() + "\n")
-        stdout.flush()
+        else:
+            from istvt.perturb import compress_video
+
+            compress_video(header["src"], header["dst"], header["crf"])
+        answer = "ok"
+    except Exception as error:  # reported to the parent
+        answer = "error: " + f"{type(error).__name__}: {error}".replace("\n", " ")
+    os.write(1, (answer + "\n").encode())
+    return 0
+
+
+def _serve() -> None:
+    """The clean process: fork a child per request, each from this same state."""
+    import av  # noqa: F401  (loaded once, before any fork)
+
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(_one_request())
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if status == _EOF:
+            return
+        if status != 0:  # died before answering (a crash in the encoder)
+            os.write(1, f"error: the encoding process died with status {status}\n".encode())
 
 
 if __name__ == "__main__":

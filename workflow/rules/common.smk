@@ -119,3 +119,29 @@ def get_mask_root(wildcards):
     """Demo data sets know the true manipulation masks; real ones do not."""
     ds = PLAN.datasets[EXPERIMENTS[wildcards.experiment]["dataset"]]
     return ds["root"] if ds.get("demo") else None
+
+
+# ---------------------------------------------------------------- cluster checks
+def check_cluster_executor():
+    """On Snakemake's Slurm executor: fail before the first submission if the executor
+    cannot read job states on this cluster (istvt.cluster.status_command_problem)."""
+    import shutil
+
+    from istvt.cluster import slurm_config, status_command_problem
+
+    plugin = getattr(workflow, "executor_plugin", None)
+    if plugin is None or getattr(plugin, "name", None) != "slurm":
+        return
+    settings = workflow.executor_settings
+    problem = status_command_problem(
+        getattr(settings, "status_command", None),
+        slurm_config(),
+        getattr(settings, "init_seconds_before_status_checks", None) or 40,
+        sacct_installed=shutil.which("sacct") is not None,
+    )
+    if problem:
+        raise WorkflowError(f"Slurm status command: {problem}")
+
+
+onstart:
+    check_cluster_executor()
