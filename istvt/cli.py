@@ -309,7 +309,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"{path}: no such config file (run from the checkout's root, or give --configfile)"
         )
-    summary = plan_summary(yaml.safe_load(path.read_text()), str(path), args.gpu)
+    summary = plan_summary(yaml.safe_load(path.read_text()), str(path), args.gpu, args.time_limit)
     print(json.dumps(summary, indent=1) if args.json else format_plan(summary))
     return 0
 
@@ -324,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--configfile", default="config/config.yaml", help="default: config/config.yaml")
     p.add_argument("--gpu", default="H200", help="the measured GPU of the GPU column")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MINUTES",
+        help="a cluster's wall-time limit per job: how many jobs each training takes",
+    )
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("flops", help="MACs per clip (paper convention) and Tables IV-V")

@@ -12,6 +12,7 @@ wall time is core-hours / cores, a lower bound.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -193,16 +194,22 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
         disk += count * _clips_per_video(plan, ds, length) * length * size * size * 3 * ratio
     stages["face extraction"].gpu_h = None
 
-    for ex in plan.experiments.values():
+    trainings = {}
+    for name, ex in plan.experiments.items():
         ds, model, recipe = ex["dataset"], ex["model"], ex["train"]
         per_video = _clips_per_video(plan, ds, model["sequence_length"])
         per_video = min(per_video, recipe.get("clips_per_video") or per_video)
         # an epoch of the entry flow alone counted as one of the whole model (it takes
         # 0.7 of one on the demo: benchmarks/stall_ladder.py's seconds per epoch)
         epochs = recipe["epochs"] + recipe.get("entry_epochs", 0)
+        before = dataclasses.replace(stages["training"])
         add("training", model, epochs * n(ds, "train") * per_video, "train")
         add("training", model, epochs * clips(ds, "val", model), "infer")
         stages["training"].jobs += 1
+        trainings[name] = {
+            "core_h": stages["training"].core_h - before.core_h,
+            "gpu_h": stages["training"].gpu_h - before.gpu_h,
+        }
         for test in ex["test"]:
             add("evaluation", model, clips(plan.testsets[test]["dataset"], "test", model), "infer")
             stages["evaluation"].jobs += 1
@@ -226,14 +233,38 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
             "infer",
         )
         stages["relevance maps"].jobs += 1
-    return {"cpu_class": cls, "cpu": cpu, "gpu": gpu_rates, "stages": stages, "disk_bytes": disk}
+    return {
+        "cpu_class": cls,
+        "cpu": cpu,
+        "gpu": gpu_rates,
+        "stages": stages,
+        "disk_bytes": disk,
+        "trainings": trainings,
+    }
+
+
+def stop_margin_hours(limit_hours: float) -> float:
+    """How long before a job's time limit a training stops (istvt.train.Clock): a tenth
+    of the limit, at least 10 s and at most 5 minutes."""
+    return min(300.0, max(10.0, 0.1 * limit_hours * 3600)) / 3600
+
+
+def segments(wall_hours: float, limit_hours: float | None) -> int | None:
+    """Jobs a training of ``wall_hours`` takes under a time limit (each stops a margin
+    before it and the next resumes; start-up and the resume are not counted)."""
+    if not limit_hours:
+        return None
+    usable = limit_hours - stop_margin_hours(limit_hours)
+    return max(1, math.ceil(wall_hours / usable)) if usable > 0 else None
 
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def plan_summary(config: dict, source: str, gpu: str = "H200") -> dict:
+def plan_summary(
+    config: dict, source: str, gpu: str = "H200", time_limit_minutes: float | None = None
+) -> dict:
     """Everything ``istvt plan`` prints, as plain data (``--json``)."""
     from istvt.plan import make_plan, read_datasets, split_problems, validate_schema
 
@@ -288,7 +319,29 @@ def plan_summary(config: dict, source: str, gpu: str = "H200") -> dict:
             "disk_gb": round(cost["disk_bytes"] / 1e9, 2),
             "store": plan.preprocess.store,
         },
+        "trainings": _trainings(plan, cost["trainings"], time_limit_minutes),
     }
+
+
+def _trainings(plan, costs: dict, time_limit_minutes: float | None) -> dict:
+    """Per training: the expected wall time on its GPUs (``gpus.train``, one if 0) and
+    on its CPU threads (``threads.train``), and the jobs each takes under the limit."""
+    gpus = max(1, plan.gpus["train"])
+    threads = max(1, plan.threads["train"])
+    limit = time_limit_minutes / 60 if time_limit_minutes else None
+    out = {}
+    for name, c in costs.items():
+        gpu_wall, cpu_wall = c["gpu_h"] / gpus, c["core_h"] / threads
+        out[name] = {
+            "gpus": gpus,
+            "gpu_wall_hours": round(gpu_wall, 4),
+            "cpu_threads": threads,
+            "cpu_wall_hours": round(cpu_wall, 4),
+            "time_limit_minutes": time_limit_minutes,
+            "gpu_jobs": segments(gpu_wall, limit),
+            "cpu_jobs": segments(cpu_wall, limit),
+        }
+    return out
 
 
 def _hours(h: float | None) -> str:
@@ -356,4 +409,29 @@ def format_plan(s: dict) -> str:
         f"Face-clip store ({c['store']}): {c['disk_gb']:.2f} GB. Estimates from the measured "
         "rates in istvt/rates.yaml; face extraction runs on CPU cores in either case.",
     ]
+    lines += _format_trainings(s["trainings"], c["gpu"]["name"])
     return "\n".join(lines)
+
+
+def _format_trainings(trainings: dict, gpu: str) -> list[str]:
+    if not trainings:
+        return []
+    first = next(iter(trainings.values()))
+    limit = first["time_limit_minutes"]
+    head = f"Trainings: expected wall time on {first['gpus']} {gpu} and on {first['cpu_threads']}"
+    head += " CPU threads (gpus.train, threads.train)"
+    if limit:
+        head += f"; jobs each takes under a {limit:g}-minute time limit (a stopped training"
+        head += " resumes in the next job: keep the profile's preemptible-retries above"
+        head += " the largest)"
+    else:
+        head += "; --time-limit MINUTES adds the jobs each takes under a cluster's limit"
+    lines = ["", head, ""]
+    cols = "| training | GPU wall | CPU wall |" + (" GPU jobs | CPU jobs |" if limit else "")
+    lines += [cols, "|---" * (cols.count("|") - 1) + "|"]
+    for name, t in trainings.items():
+        row = f"| {name} | {_hours(t['gpu_wall_hours'])} | {_hours(t['cpu_wall_hours'])} |"
+        if limit:
+            row += f" {t['gpu_jobs']} | {t['cpu_jobs']} |"
+        lines.append(row)
+    return lines

@@ -53,3 +53,33 @@ def tiny_config(attention: str = "temporal_first", **kw) -> ModelConfig:
 
     kw.setdefault("self_subtract", attention in SELF_SUBTRACT_VARIANTS)
     return TINY.replace(attention=attention, **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny workflow run once, locally on 2 cores (tests.workflow_helpers.TINY)."""
+    from .workflow_helpers import TINY, snakemake
+
+    workdir = tmp_path_factory.mktemp("workflow")
+    proc = snakemake(workdir, TINY, "--cores", "2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A one-node Slurm from Debian's packages (tests/slurm/cluster.sh), up for the rest
+    of the session and taken down at its end. Installing needs root and apt-get; without
+    them, and without Slurm installed, the tests that use it skip."""
+    import os
+    import shutil
+    import subprocess
+
+    installed = shutil.which("sbatch") and shutil.which("slurmctld")
+    if not installed and (os.geteuid() != 0 or shutil.which("apt-get") is None):
+        pytest.skip("Slurm is not installed and cannot be (needs root and apt-get)")
+    script = REPO / "tests" / "slurm" / "cluster.sh"
+    up = subprocess.run(["bash", str(script), "up"], capture_output=True, text=True, timeout=900)
+    assert up.returncode == 0, f"{script} up failed:\n{up.stdout[-2000:]}{up.stderr[-3000:]}"
+    yield
+    subprocess.run(["bash", str(script), "down"], capture_output=True, timeout=120)

@@ -213,3 +213,23 @@ def test_the_cost_estimate_counts_entry_flow_epochs():
     assert DEFAULT["experiments"]["ffpp"]["train"]["entry_epochs"] > 0
     hours = [s["training"]["cpu_core_hours"] for s in (base, default, staged)]
     assert hours[0] < hours[1] < hours[2], hours
+
+
+def test_the_plan_gives_each_trainings_wall_time_and_its_jobs_under_a_time_limit():
+    from istvt.cost import plan_summary, segments, stop_margin_hours
+
+    assert stop_margin_hours(24) == 300 / 3600 and stop_margin_hours(1 / 60) == 10 / 3600
+    assert segments(50.0, 24.0) == 3 and segments(23.9, 24.0) == 1 and segments(1, None) is None
+    config = copy.deepcopy(PAPER)
+    config["gpus"] = {**config.get("gpus", {}), "train": 4}
+    summary = plan_summary(config, "paper", time_limit_minutes=24 * 60)
+    trainings = summary["trainings"]
+    assert len(trainings) == summary["jobs"]["train"] == 43
+    total = sum(t["gpu_wall_hours"] * t["gpus"] for t in trainings.values())
+    assert total == pytest.approx(summary["cost"]["stages"]["training"]["gpu_hours"], rel=1e-3)
+    for t in trainings.values():
+        assert t["gpus"] == 4
+        usable = 24 - 5 / 60
+        assert (t["gpu_jobs"] - 1) * usable < t["gpu_wall_hours"] <= t["gpu_jobs"] * usable
+    longest = max(trainings.values(), key=lambda t: t["gpu_wall_hours"])
+    assert longest["gpu_jobs"] >= 1 and longest["cpu_jobs"] > longest["gpu_jobs"]
