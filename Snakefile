@@ -28,6 +28,8 @@ include: "workflow/rules/report.smk"
 # Quick bookkeeping jobs run where Snakemake runs, never queued on a cluster.
 localrules:
     all,
+    manifest,
+    demo_figure,
     preprocess,
     preprocess_length,
     preprocess_perturbed,

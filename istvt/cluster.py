@@ -106,3 +106,44 @@ def status_command_problem(
             "so that squeue still lists a job that has just finished"
         )
     return None
+
+
+def partition_gpus(partition: str | None) -> int | None:
+    """GPUs per node that ``partition`` (None: the default one) offers as generic
+    resources (``sinfo -o %G``: ``gpu:4``, ``gpu:a100:8(S:0-1)``, ``(null)``); the
+    largest over its nodes, 0 for none, None when sinfo cannot say."""
+    cmd = ["sinfo", "--noheader", "--format", "%G"]
+    out = _run(cmd + (["--partition", partition] if partition else []))
+    return gpus_in_gres(out) if out and out.strip() else None
+
+
+def gpus_in_gres(text: str) -> int:
+    """The most GPUs of one node in ``sinfo -o %G`` lines (0 for none)."""
+    most = 0
+    for field in text.split():
+        for item in field.split(","):
+            parts = item.split("(")[0].split(":")
+            if parts[0] == "gpu" and len(parts) > 1 and parts[-1].isdigit():
+                most = max(most, int(parts[-1]))
+    return most
+
+
+def gpu_request_problems(requests: list[tuple[str, str | None, int]], offered) -> list[str]:
+    """Jobs asking for GPUs on a partition without them: ``requests`` are (rule,
+    partition, gpus); ``offered(partition)`` is :func:`partition_gpus`. sbatch would
+    refuse each with "Invalid generic resource (gres) specification"."""
+    problems, seen = [], set()
+    for rule, partition, gpus in requests:
+        if gpus <= 0 or (rule, partition) in seen:
+            continue
+        seen.add((rule, partition))
+        have = offered(partition)
+        if have is not None and have < gpus:
+            where = f"partition {partition!r}" if partition else "the default partition"
+            problems.append(
+                f"rule {rule} asks for {gpus} GPU(s) per job, but {where} offers "
+                f"{have or 'none'}: set its slurm_partition to one with GPUs, or gpu: 0 in "
+                "the profile's set-resources to run it on CPUs (one process; gpus.train in "
+                "the config sizes the data-parallel training)"
+            )
+    return problems

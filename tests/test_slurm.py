@@ -20,7 +20,7 @@ import yaml
 from istvt.cluster import parse_slurm_duration, status_command_problem
 
 from .conftest import REPO
-from .workflow_helpers import TINY, command
+from .workflow_helpers import TINY, command, differences
 
 
 def merge(base: dict, overlay: dict) -> dict:
@@ -92,41 +92,6 @@ def run(workdir: Path, config: dict, *args, timeout=1800):
     return proc, time.perf_counter() - t0
 
 
-def same_weights(a: Path, b: Path) -> list[str]:
-    """Names of the tensors that differ between two checkpoints or training states."""
-    sa, sb = (torch.load(p, map_location="cpu", weights_only=True) for p in (a, b))
-    sa, sb = (s.get("state_dict", s.get("best_model")) for s in (sa, sb))
-    return [k for k in sa if not torch.equal(sa[k], sb[k])]
-
-
-def differences(local: Path, other: Path) -> list[str]:
-    """Outputs of two workflow runs that differ: videos, face shards, models, training
-    logs (but for seconds), scores, metrics and tables."""
-    out = []
-    for path in sorted(local.rglob("*")):
-        rel = path.relative_to(local)
-        if not path.is_file() or rel.parts[0] not in ("results", "resources"):
-            continue
-        twin = other / rel
-        if not twin.is_file():
-            out.append(f"{rel}: missing")
-        elif path.suffix in (".mp4", ".npz") or rel.parts[:2] in (
-            ("results", "predictions"),
-            ("results", "tables"),
-        ):
-            if path.suffix in (".mp4", ".npz", ".csv", ".md") and (
-                path.read_bytes() != twin.read_bytes()
-            ):
-                out.append(str(rel))
-        elif path.name == "best_model.pth" and same_weights(path, twin):
-            out.append(str(rel))
-        elif path.name == "train_log.csv":
-            a, b = (pd.read_csv(p).drop(columns="seconds") for p in (path, twin))
-            if not a.equals(b):
-                out.append(str(rel))
-    return out
-
-
 def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(
     slurm_cluster, tiny_run, tmp_path
 ):
@@ -174,3 +139,67 @@ def test_a_training_longer_than_its_time_limit_finishes_by_resubmission(
     assert "resuming after epoch" in log
     assert differences(runs["local"], runs["slurm"]) == []
     assert (runs["slurm"] / target).is_file()
+
+
+def test_gpus_asked_of_a_partition_without_them_are_named():
+    from istvt.cluster import gpu_request_problems, gpus_in_gres
+
+    assert gpus_in_gres("(null)\n") == 0
+    assert gpus_in_gres("gpu:4\ngpu:a100:8(S:0-1),shard:2\n") == 8
+    offered = {"gpu": 4, "cpu": 0}.get
+    requests = [("train", "cpu", 4), ("train", "cpu", 4), ("evaluate", "gpu", 1), ("x", "cpu", 0)]
+    (problem,) = gpu_request_problems(requests, offered)
+    assert "rule train asks for 4 GPU(s)" in problem and "'cpu' offers none" in problem
+    assert gpu_request_problems([("train", "gpu", 8)], offered)  # 4 per node
+    assert gpu_request_problems([("train", "x", 8)], lambda p: None) == []  # unknown
+
+
+def test_a_wrong_status_command_or_gpus_on_a_cpu_partition_stop_before_any_submission(
+    slurm_cluster, tmp_path
+):
+    cases = {
+        "status": ({"slurm-status-command": "sacct"}, "slurm-status-command: squeue"),
+        "gpus": (
+            {"set-resources": {"train": {"slurm_partition": "cpu", "gpu": 2}}},
+            "rule train asks for 2 GPU(s) per job, but partition 'cpu' offers none",
+        ),
+    }
+    for name, (extra, message) in cases.items():
+        work = tmp_path / name
+        work.mkdir()
+        profile = slurm_profile(tmp_path / f"profile-{name}", **extra)
+        proc, seconds = run(work, TINY, "--profile", str(profile), timeout=300)
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-3000:]
+        assert "submitted with SLURM" not in proc.stdout + proc.stderr
+        assert seconds < 120
+
+
+def test_the_comparison_of_two_runs_sees_every_kind_of_difference(tmp_path):
+    """differences() is what the cluster and kill tests assert on: it must not be blind."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for run_dir, value in ((a, 0.0), (b, 0.0)):
+        models = run_dir / "results" / "models" / "m"
+        models.mkdir(parents=True)
+        torch.save({"state_dict": {"w": torch.full((2,), value)}}, models / "best_model.pth")
+        pd.DataFrame({"epoch": [1], "loss": [0.5], "seconds": [1.0]}).to_csv(
+            models / "train_log.csv", index=False
+        )
+        (run_dir / "resources").mkdir()
+        (run_dir / "resources" / "v.mp4").write_bytes(b"video")
+    assert differences(a, b) == []
+    pd.DataFrame({"epoch": [1], "loss": [0.5], "seconds": [9.0]}).to_csv(
+        b / "results" / "models" / "m" / "train_log.csv", index=False
+    )
+    assert differences(a, b) == []  # seconds taken may differ
+    torch.save({"state_dict": {"w": torch.ones(2)}}, b / "results/models/m/best_model.pth")
+    pd.DataFrame({"epoch": [1], "loss": [0.6], "seconds": [1.0]}).to_csv(
+        b / "results" / "models" / "m" / "train_log.csv", index=False
+    )
+    (b / "resources" / "v.mp4").write_bytes(b"other")
+    (a / "resources" / "only_here.npz").write_bytes(b"x")
+    assert differences(a, b) == [
+        "resources/only_here.npz: missing",
+        "resources/v.mp4",
+        "results/models/m/best_model.pth",
+        "results/models/m/train_log.csv",
+    ]

@@ -20,7 +20,7 @@ from istvt.data.shards import ShardReader
 
 from .conftest import REPO
 from .data_trees import paper_trees
-from .workflow_helpers import TINY, command, snakemake  # noqa: F401  (re-exported)
+from .workflow_helpers import TINY, command, differences, snakemake  # noqa: F401
 
 
 def test_data_stages_produce_manifests_shards_and_status(tiny_run):
@@ -294,6 +294,28 @@ def test_training_resumes_after_the_workflow_is_killed(tiny_run, tmp_path):
     # a job killed after this point restores the outputs from it
     finished = torch.load(state, weights_only=True)
     assert finished["finished"] and "optimizer" not in finished
+
+
+def test_a_training_killed_right_after_it_finished_is_restored_not_retrained(tiny_run, tmp_path):
+    """The worst moment: every output written, then the job dies (SIGKILL, as a time
+    limit a second later would). Snakemake deletes the outputs of the failed job and
+    retries; the retry restores them from the finished state, training nothing, and
+    they are the uninterrupted run's."""
+    work = tmp_path / "run"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    shutil.rmtree(work / "results" / "models" / "dfdc")
+    shutil.rmtree(work / "resources" / "work" / "train" / "dfdc")
+    (work / "config.yaml").write_text(yaml.safe_dump(TINY))
+    target = "results/models/dfdc/best_model.pth"
+    env = {**os.environ, "ISTVT_TEST_KILL_AFTER_TRAINING": "1"}
+    args = command(work, "--cores", "2", "--retries", "1", target)
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Removing output files of failed job train" in done.stdout + done.stderr
+    log = (work / "logs" / "train" / "dfdc.log").read_text()
+    first, retry = log.split("attempt 2 of this job")
+    assert "epoch 2/2" in first and "rewriting its outputs" in retry and "epoch 1/2" not in retry
+    assert differences(tiny_run, work) == []
 
 
 def _paper_config(tmp_path):

@@ -3,7 +3,10 @@ local and the Slurm workflow tests: tests/conftest.py's ``tiny_run``)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
+import torch
 import yaml
 
 from .conftest import REPO
@@ -89,3 +92,38 @@ def command(workdir, *args):
         str(workdir / "config.yaml"),
         *args,
     ]
+
+
+def same_weights(a: Path, b: Path) -> list[str]:
+    """Names of the tensors that differ between two checkpoints or training states."""
+    sa, sb = (torch.load(p, map_location="cpu", weights_only=True) for p in (a, b))
+    sa, sb = (s.get("state_dict", s.get("best_model")) for s in (sa, sb))
+    return [k for k in sa if not torch.equal(sa[k], sb[k])]
+
+
+def differences(local: Path, other: Path) -> list[str]:
+    """Outputs of two workflow runs that differ: videos, face shards, models, training
+    logs (but for seconds), scores, metrics and tables."""
+    out = []
+    for path in sorted(local.rglob("*")):
+        rel = path.relative_to(local)
+        if not path.is_file() or rel.parts[0] not in ("results", "resources"):
+            continue
+        twin = other / rel
+        if not twin.is_file():
+            out.append(f"{rel}: missing")
+        elif path.suffix in (".mp4", ".npz") or rel.parts[:2] in (
+            ("results", "predictions"),
+            ("results", "tables"),
+        ):
+            if path.suffix in (".mp4", ".npz", ".csv", ".md") and (
+                path.read_bytes() != twin.read_bytes()
+            ):
+                out.append(str(rel))
+        elif path.name == "best_model.pth" and same_weights(path, twin):
+            out.append(str(rel))
+        elif path.name == "train_log.csv":
+            a, b = (pd.read_csv(p).drop(columns="seconds") for p in (path, twin))
+            if not a.equals(b):
+                out.append(str(rel))
+    return out

@@ -124,10 +124,16 @@ def get_mask_root(wildcards):
 # ---------------------------------------------------------------- cluster checks
 def check_cluster_executor():
     """On Snakemake's Slurm executor: fail before the first submission if the executor
-    cannot read job states on this cluster (istvt.cluster.status_command_problem)."""
+    cannot read job states on this cluster (istvt.cluster.status_command_problem), or
+    if a job asks for GPUs on a partition without them."""
     import shutil
 
-    from istvt.cluster import slurm_config, status_command_problem
+    from istvt.cluster import (
+        gpu_request_problems,
+        partition_gpus,
+        slurm_config,
+        status_command_problem,
+    )
 
     plugin = getattr(workflow, "executor_plugin", None)
     if plugin is None or getattr(plugin, "name", None) != "slurm":
@@ -141,6 +147,14 @@ def check_cluster_executor():
     )
     if problem:
         raise WorkflowError(f"Slurm status command: {problem}")
+    requests = [
+        (job.rule.name, job.resources.get("slurm_partition"), int(job.resources.get("gpu", 0)))
+        for job in workflow.dag.needrun_jobs()
+        if not job.is_local
+    ]
+    problems = gpu_request_problems(requests, partition_gpus)
+    if problems:
+        raise WorkflowError("Slurm GPUs:\n" + "\n".join(problems))
 
 
 onstart:

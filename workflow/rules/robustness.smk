@@ -64,6 +64,8 @@ if PLAN.clip_grid:
         threads: THREADS["evaluate"]
         resources:
             gpu=GPUS["evaluate"],
+        group:
+            "evaluate"
         conda:
             "../../envs/istvt.yaml"
         script:
@@ -92,6 +94,7 @@ rule evaluate_perturbed:  # video-level perturbations: their own faces per level
     threads: THREADS["evaluate"]
     resources:
         gpu=GPUS["evaluate"],
+    group: "evaluate"
     conda:
         "../../envs/istvt.yaml"
     script:
