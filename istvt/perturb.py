@@ -202,29 +202,12 @@ def perturb_clip(
 
 def compress_video(src: str | Path, dst: str | Path, crf: float) -> Path:
     """Re-encode a video with H.264 (libx264, yuv420p) at ``crf``, frame by frame (no
-    whole video in memory), every frame kept; written to a temporary name, then renamed."""
-    import av
-
-    from istvt.data.video import open_video
-    from istvt.fsutil import atomic_path
+    whole video in memory), every frame kept; written to a temporary name, then renamed
+    (:func:`istvt.data.encode.reencode_h264`)."""
+    from istvt.data.encode import reencode_h264
 
     check("compression", crf)
-    dst = Path(dst)
-    with open_video(src) as source, atomic_path(dst) as tmp:
-        video = source.streams.video[0]
-        with av.open(str(tmp), mode="w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=video.average_rate or 25)
-            stream.width = video.codec_context.width // 2 * 2  # yuv420p needs even sides
-            stream.height = video.codec_context.height // 2 * 2
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(int(crf)), "preset": "veryfast"}
-            for frame in source.decode(video):
-                img = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
-                for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                    out.mux(packet)
-            for packet in stream.encode():
-                out.mux(packet)
-    return dst
+    return reencode_h264(src, dst, int(crf))
 
 
 def compress_videos(
@@ -245,6 +228,7 @@ def compress_videos(
     log = logging.getLogger(__name__)
     root, out_dir = Path(root).resolve(), Path(out_dir)
     rows = manifest[manifest.split == "test"].reset_index(drop=True).copy()
+    check("compression", crf)
     paths, t0 = [], time.perf_counter()
     # each video in a fresh process: reproducible bytes (istvt.data.encode)
     with EncoderProcess() as encoder:

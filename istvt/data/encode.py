@@ -49,14 +49,41 @@ def encode_h264(path: str | Path, frames: np.ndarray, fps: int, crf: int) -> Pat
     return path
 
 
+def reencode_h264(src: str | Path, dst: str | Path, crf: int) -> Path:
+    """Re-encode the video ``src`` as H.264 (libx264, yuv420p) at ``crf`` into ``dst``,
+    frame by frame (no whole video in memory), every frame kept, sides cut to even
+    numbers; written to a temporary name, then renamed."""
+    import av
+
+    from istvt.data.video import open_video
+    from istvt.fsutil import atomic_path
+
+    dst = Path(dst)
+    with open_video(src) as source, atomic_path(dst) as tmp:
+        video = source.streams.video[0]
+        with av.open(str(tmp), mode="w", format="mp4") as out:
+            stream = out.add_stream("libx264", rate=video.average_rate or 25)
+            stream.width = video.codec_context.width // 2 * 2  # yuv420p needs even sides
+            stream.height = video.codec_context.height // 2 * 2
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(int(crf)), "preset": "veryfast"}
+            for frame in source.decode(video):
+                img = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
+                for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+    return dst
+
+
 class EncoderProcess:
     """Encode each video in a fresh process forked from a clean one (module docstring).
 
     :meth:`write` sends frames and returns at once (at most ``pending`` videos in
     flight, so that rendering goes on beside encoding); an error surfaces on a later
     :meth:`write` or on leaving the ``with`` block, naming the video. :meth:`compress`
-    re-encodes a video file (:func:`istvt.perturb.compress_video`) and waits: it
-    returns None, or the error as text.
+    re-encodes a video file (:func:`reencode_h264`) and waits: it returns None, or the
+    error as text.
     """
 
     def __init__(self, pending: int = 2) -> None:
@@ -104,7 +131,7 @@ class EncoderProcess:
         while self._queue:
             self._collect()
         paths = {"src": str(Path(src).resolve()), "dst": str(Path(dst).resolve())}
-        self._send({"kind": "compress", **paths, "crf": float(crf)})
+        self._send({"kind": "compress", **paths, "crf": int(crf)})
         return self._answer()
 
     def __exit__(self, *exc) -> None:
@@ -146,9 +173,7 @@ def _one_request() -> int:
             frames = np.frombuffer(data, np.uint8).reshape(shape)
             encode_h264(header["path"], frames, header["fps"], header["crf"])
         else:
-            from istvt.perturb import compress_video
-
-            compress_video(header["src"], header["dst"], header["crf"])
+            reencode_h264(header["src"], header["dst"], header["crf"])
         answer = "ok"
     except Exception as error:  # reported to the parent
         answer = "error: " + f"{type(error).__name__}: {error}".replace("\n", " ")
