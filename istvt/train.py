@@ -181,8 +181,9 @@ class Clock:
     * before ``time_left`` seconds run out (:func:`istvt.cluster.slurm_time_left` in a
       Slurm job): it stops when the next step, or the next validation at an epoch's end,
       plus a margin (a tenth of the time it was given, 10 s to 5 min) would not fit;
-    * at SIGUSR1 or SIGTERM (Slurm's warning and its kill at the limit, Snakemake
-      cancelling the job), at the end of the current step.
+    * at SIGUSR1 or SIGTERM (Slurm's kill at the limit, Snakemake cancelling the job),
+      at the end of the current step; outside the steps (validation, the entry-flow
+      stage), or at a second signal, the process exits at once.
 
     ``stop_after_steps`` stops after that many steps of this process (tests).
     """
@@ -201,6 +202,7 @@ class Clock:
         self.last_save, self.steps, self.step_seconds = now, 0, 0.0
         self.validation_seconds = 0.0
         self.signal: str | None = None
+        self.stepping = False  # inside an epoch's steps, where a stop can be saved
 
     def catch_signals(self) -> None:
         """Turn SIGUSR1 and SIGTERM into a stop at the next step boundary (main thread)."""
@@ -210,6 +212,8 @@ class Clock:
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum, frame) -> None:
+        if not self.stepping or self.signal:  # outside the steps, or asked twice: now
+            raise SystemExit(128 + signum)
         self.signal = signal.Signals(signum).name
 
     def step_done(self, seconds: float) -> None:
@@ -555,6 +559,8 @@ def _train_epoch(
         torch.set_rng_state(run.partial["rng"])
         if "cuda_rng" in run.partial and device.type == "cuda":
             torch.cuda.set_rng_state(run.partial["cuda_rng"], device)
+    if clock is not None:
+        clock.stepping = True
     for b, (x, y, _) in enumerate(batches, start=first):
         t_step = time.monotonic()
         lr = lr_at(cfg, epoch * steps + b, steps)
@@ -577,6 +583,8 @@ def _train_epoch(
             sums = {"lr": lr, "total": total, "correct": correct, "loss_sum": loss_sum}
             sums["seconds"] = carried + time.perf_counter() - t_epoch
             _maybe_save(run, clock, b + 1 == steps, b + 1, sums, state_path, world)
+    if clock is not None:
+        clock.stepping = False
     loss_sum, correct, total = distributed.all_sum(
         [float(loss_sum), float(correct), float(total)], device
     )

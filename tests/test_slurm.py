@@ -111,10 +111,11 @@ def test_tiny_workflow_through_the_slurm_profile_equals_a_local_run(
 def test_a_training_longer_than_its_time_limit_finishes_by_resubmission(
     slurm_cluster, tiny_run, tmp_path
 ):
-    """A one-minute limit, about three minutes of training: each job stops itself before
-    the limit (the time left read from squeue), Snakemake's retries of the preemptible
-    rule resume it, and the model is the uninterrupted local run's, to the bit."""
-    config = {**TINY, "train": {**TINY["train"], "epochs": 60}}
+    """A one-minute limit, about 100 s of training (0.5 s per epoch here): each job
+    stops itself before the limit (the time left read from squeue), Snakemake's retries
+    of the preemptible rule resume it, and the model is the uninterrupted local run's,
+    to the bit."""
+    config = {**TINY, "train": {**TINY["train"], "epochs": 200}}
     target = "results/models/dfdc/best_model.pth"
     runs = {}
     for name in ("local", "slurm"):
@@ -132,11 +133,15 @@ def test_a_training_longer_than_its_time_limit_finishes_by_resubmission(
     )
     proc, slurm_s = run(runs["slurm"], config, "--profile", str(profile), target)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = (runs["slurm"] / "logs" / "train" / "dfdc.log").read_text()
-    attempts = log.count("INFO attempt ")
-    print(f"60 epochs: {local_s:.0f} s locally, {slurm_s:.0f} s on Slurm in {attempts} jobs")
-    assert attempts >= 2 and "before the time limit" in log
-    assert "resuming after epoch" in log
+    history = runs["slurm"] / "resources" / "work" / "train" / "dfdc" / "attempts.log"
+    lines = history.read_text().splitlines()
+    print(f"200 epochs: {local_s:.0f} s locally, {slurm_s:.0f} s on Slurm in {len(lines)} jobs")
+    print("\n".join(lines))
+    assert len(lines) >= 2 and lines[-1].endswith("finished"), lines
+    assert all("(Slurm job " in line for line in lines)
+    assert all("before the time limit" in line for line in lines[:-1]), lines
+    log = (runs["slurm"] / "logs" / "train" / "dfdc.log").read_text()  # the last job's
+    assert f"attempt {len(lines)} of this job" in log and "resuming after epoch" in log
     assert differences(runs["local"], runs["slurm"]) == []
     assert (runs["slurm"] / target).is_file()
 

@@ -402,8 +402,14 @@ def test_clock_stops_before_the_time_limit_and_on_signals():
     previous = signal.getsignal(signal.SIGUSR1)
     try:
         clock.catch_signals()
+        clock.stepping = True
         os.kill(os.getpid(), signal.SIGUSR1)
         assert clock.due(end_of_epoch=False) == (True, "SIGUSR1 received")
+        with pytest.raises(SystemExit):  # a second one: at once
+            os.kill(os.getpid(), signal.SIGUSR1)
+        clock.stepping, clock.signal = False, None
+        with pytest.raises(SystemExit):  # outside the steps: at once
+            os.kill(os.getpid(), signal.SIGUSR1)
     finally:
         signal.signal(signal.SIGUSR1, previous)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

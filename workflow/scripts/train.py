@@ -7,9 +7,10 @@ training saves and stops before the job's time limit and exits with
 ``istvt.cluster.EXIT_RESUME``; Snakemake's next attempt of the job resumes it (on a
 cluster the profile makes ``train`` a preemptible rule with enough retries:
 docs/cluster.md). An attempt after one that failed with an error (not a stop) fails at
-once with that error instead of training again. With ``resources: gpu`` > 1 the job runs
-``torchrun`` with one process per GPU on this node (data-parallel, the same global
-batch).
+once with that error instead of training again. ``attempts.log`` beside the state keeps
+one line per attempt (Snakemake replaces the job's log at each). With ``resources:
+gpu`` > 1 the job runs ``torchrun`` with one process per GPU on this node
+(data-parallel, the same global batch).
 """
 
 import json
@@ -17,6 +18,7 @@ import logging
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import torch
@@ -33,8 +35,22 @@ ex = sm.params.experiment
 attempt = int(getattr(sm.resources, "attempt", 1) or 1)
 processes = int(getattr(sm.resources, "gpu", 0) or 0)
 failed = Path(sm.params.state).with_name("failed.txt")  # the last attempt's error
+# one line per attempt, kept across attempts (Snakemake replaces the job's log at each)
+history = Path(sm.params.state).with_name("attempts.log")
+history.parent.mkdir(parents=True, exist_ok=True)
+
+
+def record(outcome: str) -> None:
+    job = os.environ.get("SLURM_JOB_ID")
+    when = time.strftime("%Y-%m-%d %H:%M:%S")
+    where = f" (Slurm job {job})" if job else ""
+    with history.open("a") as fh:
+        fh.write(f"{when} attempt {attempt}{where}: {outcome}\n")
+
+
 if attempt == 1:
     failed.unlink(missing_ok=True)
+    history.unlink(missing_ok=True)
 elif failed.is_file():
     raise SystemExit(
         f"attempt {attempt}: the previous attempt failed with an error, not a stop "
@@ -74,11 +90,14 @@ try:
         logging.info("selected epoch %d: %s", best["epoch"], best)
 except TrainingSuspended as stop:
     logging.info("%s; the next attempt of the job resumes (exit %d)", stop, EXIT_RESUME)
+    record(f"suspended, {stop}")
     raise SystemExit(EXIT_RESUME) from None
 except Exception as error:
     failed.parent.mkdir(parents=True, exist_ok=True)
     failed.write_text(f"{type(error).__name__}: {error}\n")
+    record(f"failed, {type(error).__name__}: {error}")
     raise
+record("finished")
 # Tests only: die like a job killed at its time limit right after the training finished
 # (the worst moment: every output written), to check that nothing is lost.
 if os.environ.get("ISTVT_TEST_KILL_AFTER_TRAINING") and attempt == 1:
