@@ -270,6 +270,7 @@ def test_training_resumes_after_the_workflow_is_killed(tiny_run, tmp_path):
     shutil.copytree(tiny_run, work, symlinks=True)
     for sub in ("models", "predictions", "metrics", "tables", "figures"):
         shutil.rmtree(work / "results" / sub, ignore_errors=True)
+    shutil.rmtree(work / "resources" / "work" / "train")  # the finished trainings' states
     config = {**TINY, "train": {**TINY["train"], "epochs": 25}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     args = command(work, "--cores", "1", "results/models/dfdc/best_model.pth")
@@ -312,9 +313,11 @@ def test_a_training_killed_right_after_it_finished_is_restored_not_retrained(tin
     done = subprocess.run(args, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Removing output files of failed job train" in done.stdout + done.stderr
-    log = (work / "logs" / "train" / "dfdc.log").read_text()
-    first, retry = log.split("attempt 2 of this job")
-    assert "epoch 2/2" in first and "rewriting its outputs" in retry and "epoch 1/2" not in retry
+    history = (work / "resources" / "work" / "train" / "dfdc" / "attempts.log").read_text()
+    assert [line.split(": ", 1)[1] for line in history.splitlines()] == ["finished"] * 2
+    log = (work / "logs" / "train" / "dfdc.log").read_text()  # attempt 2's own
+    assert "attempt 2 of this job" in log and "rewriting its outputs" in log
+    assert "epoch 1/2" not in log  # nothing trained
     assert differences(tiny_run, work) == []
 
 
