@@ -865,19 +865,36 @@ def run_job(spec: dict) -> dict:
         )
 
 
-def torchrun_command(job: str | Path, processes: int) -> list[str]:
-    """The command that trains ``job`` with ``processes`` ranks on this node.
+def torchrun_command(
+    job: str | Path, processes: int, nodes: int = 1, endpoint: str | None = None
+) -> list[str]:
+    """The command that trains ``job`` with ``processes`` ranks per node.
 
-    Options for the job live in its JSON (e.g. ``log``): torchrun's own parser would
-    take an option such as ``--log`` after the module for an abbreviation of its own.
+    One node: torchrun's standalone rendezvous (a free local port). Several nodes: run
+    the same command once per node (``srun`` in a Slurm job of that many nodes); the
+    agents meet at ``endpoint`` (host:port, the first node's) through c10d and number
+    their ranks, ``nodes x processes`` in all. Options for the job live in its JSON
+    (e.g. ``log``): torchrun's own parser would take an option such as ``--log`` after
+    the module for an abbreviation of its own.
     """
     import sys
 
+    if nodes > 1:
+        if not endpoint:
+            raise ValueError("several nodes need a rendezvous endpoint (host:port)")
+        meet = [
+            f"--nnodes={nodes}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={endpoint}",
+            f"--rdzv-id={Path(job).parent.name or 'istvt'}",
+        ]
+    else:
+        meet = ["--standalone"]  # one node, a free local rendezvous port
     return [
         sys.executable,
         "-m",
         "torch.distributed.run",
-        "--standalone",  # one node, a free local rendezvous port
+        *meet,
         f"--nproc_per_node={processes}",
         "-m",
         "istvt.train",

@@ -158,3 +158,34 @@ def test_global_batchnorm_is_batchnorm_for_one_process():
     x = torch.randn(5, 3, 8, 8)
     torch.testing.assert_close(model(x), reference(x))
     assert model.state_dict().keys() == reference.state_dict().keys()
+
+
+def test_two_nodes_meeting_through_c10d_match_one_process(shards, tmp_path):
+    """Two torchrun agents on this machine, as two nodes of a Slurm job would be (one
+    agent per node, c10d rendezvous at the first node): the same model as one process.
+    The agents' command is the workflow's (istvt.train.torchrun_command) with the test's
+    training script in place of the job."""
+    import socket
+
+    from istvt.train import torchrun_command
+
+    data_one, data_two = data_dirs(shards, tmp_path, "one", "nodes")
+    launch(data_one, tmp_path / "out1", 1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = torchrun_command(tmp_path / "job.json", 1, nodes=2, endpoint=f"127.0.0.1:{port}")
+    assert "--nnodes=2" in cmd and "--rdzv-backend=c10d" in cmd
+    cmd = cmd[: cmd.index("-m", 3)] + [str(HELPER), str(data_two), str(tmp_path / "out2")]
+    cmd += ["--precision", "fp32"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    agents = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [agent.communicate(timeout=600)[0] for agent in agents]
+    assert all(agent.returncode == 0 for agent in agents), "\n".join(o[-2000:] for o in outputs)
+    assert read_checkpoint(tmp_path / "out2" / "model.pth")["extra"]["world_size"] == 2
+    assert_same_weights(weights(tmp_path / "out1"), weights(tmp_path / "out2"))

@@ -10,7 +10,9 @@ docs/cluster.md). An attempt after one that failed with an error (not a stop) fa
 once with that error instead of training again. ``attempts.log`` beside the state keeps
 one line per attempt (Snakemake replaces the job's log at each). With ``resources:
 gpu`` > 1 the job runs ``torchrun`` with one process per GPU on this node
-(data-parallel, the same global batch).
+(data-parallel, the same global batch); in a Slurm job of several nodes (the profile's
+``nodes`` resource) ``srun`` starts one torchrun agent per node, meeting through c10d
+at the first node (not run on a real multi-node cluster).
 """
 
 import json
@@ -71,13 +73,24 @@ spec = {
     "attempt": attempt,
     "keep_finished": True,  # a retry of a job killed after finishing restores it
 }
+nodes = int(os.environ.get("SLURM_NNODES", "1") or 1)  # a profile's `nodes` resource
 try:
-    if processes > 1:
+    if processes > 1 or nodes > 1:
         job = Path(sm.params.state).with_name("job.json")
         job.parent.mkdir(parents=True, exist_ok=True)
         job.write_text(json.dumps({**spec, "log": sm.log[0]}, indent=1, default=str))
-        cmd = torchrun_command(job, processes)
-        logging.info("%d GPUs: %s", processes, " ".join(cmd))
+        if nodes > 1:  # one torchrun agent per node, meeting at the first node
+            first = subprocess.run(
+                ["scontrol", "show", "hostnames", os.environ["SLURM_JOB_NODELIST"]],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[0]
+            cmd = torchrun_command(job, max(1, processes), nodes, f"{first}:29500")
+            cmd = ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", *cmd]
+        else:
+            cmd = torchrun_command(job, processes)
+        logging.info("%d node(s) x %d process(es): %s", nodes, processes, " ".join(cmd))
         with open(sm.log[0], "a") as fh:
             done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT)
         if done.returncode == EXIT_RESUME:
