@@ -341,7 +341,6 @@ def test_a_training_stopped_mid_epoch_resumes_bit_identically(data, tmp_path):
             stops.append((saved["epoch"], saved["batch"]))
     # step 3 of epoch 1; 2 of epoch 2; 1 of epoch 3; epoch 3's last (before validation)
     assert stops == [(0, 3), (1, 2), (2, 1), (2, 4)]
-    assert not (tmp_path / "cut" / "model.pth").exists() or len(stops) == 4
     assert_same_training(ref, tmp_path / "cut")
     # without dropout in the model the RNG would not matter: check that it does here
     _, plain = run(data, tmp_path, cfg, "plain")

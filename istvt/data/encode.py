@@ -32,10 +32,10 @@ def encode_h264(path: str | Path, frames: np.ndarray, fps: int, crf: int) -> Pat
     to a temporary name first, renamed when complete."""
     import av
 
+    from istvt.fsutil import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.mp4")
-    with av.open(str(tmp), mode="w") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -45,7 +45,6 @@ def encode_h264(path: str | Path, frames: np.ndarray, fps: int, crf: int) -> Pat
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    tmp.replace(path)
     return path
 
 
