@@ -125,7 +125,7 @@ def test_generation_is_deterministic(tmp_path):
 
 
 def test_default_demo_has_at_least_30_test_videos_per_data_set():
-    from istvt.data.demo import _split_ids, _test_ids
+    from istvt.data.demo.layouts import _split_ids, _test_ids
 
     opts = DemoOptions()
     ffpp = _split_ids(opts.identities, opts.test_share)
@@ -173,7 +173,7 @@ def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
 
 
 def test_pixel_constants_scale_with_the_frame():
-    from istvt.data.demo import REFERENCE_SIZE, _kernel
+    from istvt.data.demo.options import REFERENCE_SIZE, _kernel
 
     # at the reference size the generator is unchanged; at half of it, half the pixels
     assert [_kernel(k, REFERENCE_SIZE) for k in (1, 3, 5, 7, 11, 15)] == [1, 3, 5, 7, 11, 15]

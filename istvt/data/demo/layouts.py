@@ -1,0 +1,287 @@
+"""The demo data sets on disk, in the FaceForensics++, Celeb-DF v2 and DFDC layouts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from istvt.data.demo.methods import FFPP_METHODS, RENDER, ffpp_fake, self_blend, swap
+from istvt.data.demo.options import DemoOptions
+from istvt.data.demo.people import Identity, film, make_identities
+from istvt.data.encode import EncoderProcess, encode_h264
+
+log = logging.getLogger(__name__)
+
+#: the encoder process of the running :func:`generate_demo` (None: encode in this process)
+_ENCODER: EncoderProcess | None = None
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int, crf: int) -> None:
+    """H.264 (libx264, yuv420p) at the given CRF, written atomically; inside
+    :func:`generate_demo`, in its encoder process (reproducible bytes:
+    :mod:`istvt.data.encode`)."""
+    if _ENCODER is not None:
+        _ENCODER.write(path, frames, fps, crf)
+    else:
+        encode_h264(path, frames, fps, crf)
+
+
+def _save_mask(root: Path, video: Path, masks: np.ndarray) -> None:
+    out = root / "masks" / video.relative_to(root).with_suffix(".npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, masks=masks)
+
+
+def load_mask(root: str | Path, video: str | Path) -> np.ndarray:
+    """Ground-truth masks (frames, H, W) bool of a demo fake video under ``root``."""
+    root, video = Path(root), Path(video)
+    with np.load(root / "masks" / video.relative_to(root).with_suffix(".npz")) as f:
+        return f["masks"]
+
+
+# --------------------------------------------------------------------------- layouts
+def _split_ids(n: int, test_share: float) -> dict[str, list[int]]:
+    """Identity indices per split, in pairs: 20 % val, ``test_share`` test, the rest
+    train (at least one pair each)."""
+    n -= n % 2
+    pairs = n // 2
+    val = max(1, round(0.2 * pairs))
+    test = max(1, round(test_share * pairs))
+    train = pairs - val - test
+    ids = list(range(n))
+    return {
+        "train": ids[: 2 * train],
+        "val": ids[2 * train : 2 * (train + val)],
+        "test": ids[2 * (train + val) : 2 * pairs],
+    }
+
+
+def _test_ids(n: int, test_share: float) -> set[int]:
+    """The last ``test_share`` of the identities (at least two): the test split."""
+    return set(range(n - max(2, round(test_share * n)), n))
+
+
+#: the new face's render resolution as a fraction of its size in the frame: Celeb-DF's
+
+def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """FF++ layout: originals, the four methods' fakes of each pair (both ways), splits."""
+    rng = np.random.default_rng([opts.seed, 1])
+    splits = _split_ids(len(people), opts.test_share)
+    (root / "splits").mkdir(parents=True, exist_ok=True)
+    for name, ids in splits.items():
+        pairs = [[f"{ids[i]:03d}", f"{ids[i + 1]:03d}"] for i in range(0, len(ids), 2)]
+        (root / "splits" / f"{name}.json").write_text(json.dumps(pairs))
+    videos = 0
+    footage = {}
+    for i, person in enumerate(people[: 2 * (len(people) // 2)]):
+        footage[i] = film(person, opts.frames, opts.size_of("ffpp"), opts.fps, rng)
+        write_video(
+            root / f"original_sequences/youtube/c23/videos/{i:03d}.mp4",
+            footage[i].frames,
+            opts.fps,
+            opts.ffpp_crf,
+        )
+        videos += 1
+    for ids in splits.values():
+        for k in range(0, len(ids), 2):
+            for t, s in ((ids[k], ids[k + 1]), (ids[k + 1], ids[k])):
+                name = f"{t:03d}_{s:03d}.mp4"
+                for method in FFPP_METHODS:
+                    frames, masks = ffpp_fake(
+                        method, footage[t], people[t], people[s], footage[s], rng
+                    )
+                    path = root / f"manipulated_sequences/{method}/c23/videos" / name
+                    write_video(path, frames, opts.fps, opts.ffpp_crf)
+                    _save_mask(root, path, masks)
+                    videos += 1
+    return videos
+
+
+def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """Celeb-DF layout: Celeb-real, YouTube-real, Celeb-synthesis (temporal-jitter swaps
+    of ``fakes_per_real`` other identities of the same split onto each real video)."""
+    rng = np.random.default_rng([opts.seed, 2])
+    n = len(people)
+    test_ids = _test_ids(n, opts.test_share)
+    lines, videos = [], 0
+    footage = {}
+    for i, person in enumerate(people):
+        footage[i] = film(person, opts.frames, opts.size_of("celebdf"), opts.fps, rng)
+        path = root / "Celeb-real" / f"id{i}_0000.mp4"
+        write_video(path, footage[i].frames, opts.fps, opts.celebdf_crf)
+        videos += 1
+        if i in test_ids:
+            lines.append(f"1 Celeb-real/{path.name}")
+    for j in range(2):
+        person = people[j]
+        path = root / "YouTube-real" / f"{j:05d}.mp4"
+        write_video(
+            path,
+            film(person, opts.frames, opts.size_of("celebdf"), opts.fps, rng).frames,
+            opts.fps,
+            opts.celebdf_crf,
+        )
+        videos += 1
+    for t in range(n):
+        group = sorted(test_ids) if t in test_ids else [i for i in range(n) if i not in test_ids]
+        for k in range(1, min(opts.fakes_per_real, len(group) - 1) + 1):
+            s = group[(group.index(t) + k) % len(group)]
+            frames, masks = swap(
+                footage[t], people[s], rng, temporal_jitter=True, render=RENDER["celebdf"]
+            )
+            path = root / "Celeb-synthesis" / f"id{t}_id{s}_0000.mp4"
+            write_video(path, frames, opts.fps, opts.celebdf_crf)
+            _save_mask(root, path, masks)
+            videos += 1
+            if t in test_ids:
+                lines.append(f"0 Celeb-synthesis/{path.name}")
+    (root / "List_of_testing_videos.txt").write_text("\n".join(lines) + "\n")
+    return videos
+
+
+#: the DFDC demo's two kinds of fake, recorded per video in :data:`KINDS_FILE` (a side
+#: file of the demo, not part of DFDC's layout, which names no method)
+KIND_SELF_BLEND, KIND_SWAP = "self-blend", "swap"
+KINDS_FILE = "kinds.csv"
+#: what :func:`self_blend` drew for each self-blend, columns of :data:`KINDS_FILE`
+SELF_BLEND_DRAWS = ("hue", "saturation", "gain", "scale", "filter")
+
+
+def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """DFDC layout: two training parts with metadata.json and a labelled test folder;
+    ``fakes_per_real`` fakes of each real (self-blends and swaps, alternating) at a
+    stronger compression."""
+    rng = np.random.default_rng([opts.seed, 3])
+    n = len(people)
+    test_ids = _test_ids(n, opts.test_share)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    names = iter(
+        "".join(rng.choice(letters, 10)) + ".mp4" for _ in range((opts.fakes_per_real + 3) * n)
+    )
+    meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
+    labels = []
+    kinds = []  # "video path,kind,draws" lines: DFDC's layout names no method
+    videos = 0
+    for i, person in enumerate(people):
+        clip = film(person, opts.frames, opts.size_of("dfdc"), opts.fps, rng)
+        real = next(names)
+        # methods alternate over the fakes of a real: self-blends and swaps of others
+        fakes = [
+            (KIND_SELF_BLEND, *self_blend(clip, rng))
+            if (i + k) % 2 == 0
+            else (KIND_SWAP, *swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"]), {})
+            for k in range(opts.fakes_per_real)
+        ]
+        if i in test_ids:
+            folder = root / "test"
+            write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
+            labels.append(f"{real},0")
+        else:
+            part = f"dfdc_train_part_{i % 2}"
+            folder = root / part
+            write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
+            meta[part][real] = {"label": "REAL", "split": "train", "original": None}
+        videos += 1
+        for kind, frames, masks, drawn in fakes:
+            fake = next(names)
+            path = folder / fake
+            write_video(path, frames, opts.fps, opts.dfdc_crf)
+            _save_mask(root, path, masks)
+            row = [path.relative_to(root).as_posix(), kind]
+            kinds.append(",".join(map(str, row + [drawn.get(c, "") for c in SELF_BLEND_DRAWS])))
+            videos += 1
+            if i in test_ids:
+                labels.append(f"{fake},1")
+            else:
+                meta[folder.name][fake] = {"label": "FAKE", "split": "train", "original": real}
+    for part, entries in meta.items():
+        (root / part).mkdir(parents=True, exist_ok=True)
+        (root / part / "metadata.json").write_text(json.dumps(entries, indent=1))
+    (root / "test").mkdir(parents=True, exist_ok=True)
+    (root / "test" / "labels.csv").write_text("filename,label\n" + "\n".join(labels) + "\n")
+    header = ",".join(["video", "kind", *SELF_BLEND_DRAWS])
+    (root / KINDS_FILE).write_text(header + "\n" + "\n".join(kinds) + "\n")
+    return videos
+
+
+def load_kinds(root: str | Path) -> dict[str, str]:
+    """The demo DFDC fakes' kinds (:data:`KIND_SELF_BLEND` or :data:`KIND_SWAP`) by
+    manifest video id (``part/name``, no suffix); empty where the file is absent (data
+    sets not made by the demo, or made before it recorded them)."""
+    path = Path(root) / KINDS_FILE
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as fh:
+        return {str(Path(r["video"]).with_suffix("")): r["kind"] for r in csv.DictReader(fh)}
+
+
+WRITERS = {"ffpp": write_ffpp, "celebdf": write_celebdf, "dfdc": write_dfdc}
+
+
+def expected_videos(layout: str, opts: DemoOptions, val_fraction: float = 0.1) -> dict[str, int]:
+    """Videos per split the demo data set of ``layout`` will hold, before it is made
+    (``istvt plan``). FF++ is exact (its split files); Celeb-DF and DFDC carve
+    validation from training by identity, here taken as ``val_fraction`` of the pool."""
+    n = opts.identities
+    if layout == "ffpp":
+        per_id = 1 + len(FFPP_METHODS)
+        return {k: len(ids) * per_id for k, ids in _split_ids(n, opts.test_share).items()}
+    tests = len(_test_ids(n, opts.test_share))
+    if layout == "celebdf":
+        test = tests * (1 + min(opts.fakes_per_real, tests - 1))
+        pool = 2 + (n - tests) * (1 + min(opts.fakes_per_real, n - tests - 1))
+    elif layout == "dfdc":
+        test = tests * (1 + opts.fakes_per_real)
+        pool = (n - tests) * (1 + opts.fakes_per_real)
+    else:
+        raise ValueError(f"unknown demo data set {layout!r}; choose from {', '.join(WRITERS)}")
+    val = round(val_fraction * pool)
+    return {"train": pool - val, "val": val, "test": test}
+
+
+def _write_readme(folder: Path, opts: DemoOptions, layout: str) -> None:
+    kinds = f" The kind of each fake: {KINDS_FILE}." if layout == "dfdc" else ""
+    (folder / "README.txt").write_text(
+        "Embedded demo data generated by `istvt demo-data` from faces shipped in matplotlib "
+        "and scikit-image.\nFolder names follow each benchmark's layout; the methods are "
+        "the demo's own: FF++ Deepfakes = low-resolution swap of another identity, FaceSwap "
+        "= graphics swap, Face2Face = own face with another clip's expression, "
+        "NeuralTextures = mouth region re-rendered; Celeb-DF Celeb-synthesis = temporally "
+        "jittered swap, DFDC fakes = self-blends and swaps.\n"
+        f"Ground-truth masks: masks/<video path>.npz.{kinds}\n"
+        f"options: {json.dumps(opts.__dict__)}\n"
+    )
+
+
+def generate_demo(
+    out: str | Path, options: DemoOptions | None = None, datasets: tuple[str, ...] = tuple(WRITERS)
+) -> dict[str, int]:
+    """Write the demo data sets under ``out/<dataset>``; returns videos per data set."""
+    opts = options or DemoOptions()
+    out = Path(out)
+    t0 = time.perf_counter()
+    for name in datasets:
+        if name not in WRITERS:
+            raise ValueError(f"unknown demo data set {name!r}; choose from {', '.join(WRITERS)}")
+    global _ENCODER
+    people = make_identities(opts.identities, opts.seed)
+    counts = {}
+    with EncoderProcess() as _ENCODER:
+        try:
+            for name in datasets:
+                counts[name] = WRITERS[name](out / name, people, opts)
+                _write_readme(out / name, opts, name)
+                log.info(
+                    "demo %s: %d videos (%.1f s so far)",
+                    name,
+                    counts[name],
+                    time.perf_counter() - t0,
+                )
+        finally:
+            _ENCODER = None
+    return counts

@@ -1,0 +1,231 @@
+"""The demo's fake methods, each modelled on the published method it stands for."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from istvt.data.demo.options import _kernel, _px
+from istvt.data.demo.people import (
+    CANVAS,
+    Footage,
+    Identity,
+    Motion,
+    _frame_points,
+    _triangles,
+    render_frames,
+    warp_triangles,
+)
+
+_HULL = list(range(17)) + list(range(26, 16, -1))  # jaw, then brows right-to-left
+
+
+def _hull_mask(pts: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts[_HULL]).astype(np.int32)), 1)
+    return mask
+
+
+def _colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match the LAB mean and spread of ``src`` to ``dst`` inside ``mask``."""
+    sel = mask.astype(bool)
+    s = cv2.cvtColor(src.clip(0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
+    for c in range(3):
+        sm, ss = s[..., c][sel].mean(), s[..., c][sel].std() + 1e-6
+        dm, ds = d[..., c][sel].mean(), d[..., c][sel].std() + 1e-6
+        s[..., c] = (s[..., c] - sm) * (ds / ss) + dm
+    return cv2.cvtColor(s.clip(0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def swap(
+    target: Footage,
+    source: Identity,
+    rng: np.random.Generator,
+    temporal_jitter: bool = False,
+    render: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark face swap of ``source`` onto every frame of ``target``.
+
+    Returns (frames, masks). Landmarks are re-fitted (jittered) every frame, as a
+    per-frame detector would; with ``temporal_jitter`` the colour, offset and mask
+    extent are also re-drawn every frame. ``render`` < 1 renders the new face at that
+    fraction of its size in the frame and scales it up, as autoencoder generators do
+    (a 64-256 px output pasted onto larger faces).
+    """
+    size = target.frames.shape[1]
+    px = _px(size)
+    src_full = _frame_points(source.points, CANVAS)
+    out, masks = [], []
+    for frame, pts in zip(target.frames, target.points, strict=True):
+        fitted = pts + rng.normal(0, 0.8 * px, pts.shape)
+        if temporal_jitter:
+            fitted = fitted + rng.normal(0, 2.5 * px, (1, 2))
+        dst_full = _frame_points(fitted, size)
+        tris = _triangles(dst_full, size)
+        warped = warp_triangles(source.image, src_full, dst_full, tris, size)
+        if render < 1.0:
+            warped = at_resolution(warped, render)
+        mask = _hull_mask(fitted, size)
+        if temporal_jitter:
+            k = _kernel(int(rng.integers(0, 3)) * 2 + 1, size)
+            mask = cv2.dilate(mask, np.ones((k, k), np.uint8))
+        face = _colour_transfer(warped, frame, mask)
+        if temporal_jitter:
+            face = (face.astype(np.float32) * rng.uniform(0.9, 1.1, 3)).clip(0, 255)
+            face = face.astype(np.uint8)
+        x, y, w, h = cv2.boundingRect(mask)
+        centre = (x + w // 2, y + h // 2)
+        try:
+            blended = cv2.seamlessClone(face, frame, mask * 255, centre, cv2.NORMAL_CLONE)
+        except cv2.error:  # mask touching the border: plain alpha blend
+            k = _kernel(7, size)
+            m = cv2.GaussianBlur(mask.astype(np.float32), (k, k), 0)[..., None]
+            blended = (face * m + frame * (1 - m)).astype(np.uint8)
+        out.append(blended)
+        masks.append(mask.astype(bool))
+    return np.stack(out), np.stack(masks)
+
+
+def self_blend(
+    target: Footage, rng: np.random.Generator, landmark_noise: float = 0.8
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """SBI-style fake: each frame's own face, altered, blended back through a soft mask
+    drawn from that frame's landmarks as a per-frame detector finds them (Gaussian
+    noise of ``landmark_noise`` px of a :data:`REFERENCE_SIZE` frame, as in :func:`swap`).
+    Returns (frames, masks, the alteration drawn: hue shift, saturation and value
+    gains, scale, blur or sharpen)."""
+    size = target.frames.shape[1]
+    px = _px(size)
+    hue, sat, gain = rng.integers(-8, 9), rng.uniform(0.75, 1.25), rng.uniform(0.85, 1.15)
+    scale, shift = rng.uniform(0.96, 1.04), rng.uniform(-3, 3, 2) * px
+    blur = bool(rng.integers(0, 2))
+    erode = _kernel(int(rng.integers(0, 3)) * 2 + 1, size)
+    detail, feather = _kernel(5, size), _kernel(15, size)
+    out, masks = [], []
+    for frame, true_pts in zip(target.frames, target.points, strict=True):
+        pts = (
+            true_pts + rng.normal(0, landmark_noise * px, true_pts.shape)
+            if landmark_noise
+            else true_pts
+        )
+        src = frame
+        hsv = cv2.cvtColor(src, cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + hue) % 180
+        hsv[..., 1] = (hsv[..., 1] * sat).clip(0, 255)
+        hsv[..., 2] = (hsv[..., 2] * gain).clip(0, 255)
+        src = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+        src = (
+            cv2.GaussianBlur(src, (detail, detail), 0)
+            if blur
+            else cv2.addWeighted(src, 1.5, cv2.GaussianBlur(src, (detail, detail), 0), -0.5, 0)
+        )
+        centre = pts[27:36].mean(0)
+        m = cv2.getRotationMatrix2D(tuple(map(float, centre)), 0.0, float(scale))
+        m[:, 2] += shift
+        src = cv2.warpAffine(src, m, (size, size), borderMode=cv2.BORDER_REFLECT)
+        hard = cv2.erode(_hull_mask(pts, size), np.ones((erode, erode), np.uint8))
+        soft = cv2.GaussianBlur(hard.astype(np.float32), (feather, feather), 0)[..., None]
+        out.append((src * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
+        masks.append(soft[..., 0] > 0.05)
+    drawn = {
+        "hue": int(hue),
+        "saturation": round(float(sat), 3),
+        "gain": round(float(gain), 3),
+        "scale": round(float(scale), 3),
+        "filter": "blur" if blur else "sharpen",
+    }
+    return np.stack(out), np.stack(masks), drawn
+
+
+#: the mouth, and the chin below it: the region NeuralTextures re-renders
+_MOUTH_REGION = list(range(48, 68)) + [5, 6, 7, 8, 9, 10, 11]
+
+
+def at_resolution(image: np.ndarray, render: float) -> np.ndarray:
+    """A renderer's output: ``image`` drawn at ``render`` of its resolution, scaled up."""
+    size = image.shape[0]
+    small = max(8, round(size * render))
+    return cv2.resize(
+        cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA),
+        (size, size),
+        interpolation=cv2.INTER_LINEAR,
+    )
+
+
+def reenact(
+    target: Footage,
+    person: Identity,
+    driver: Motion,
+    rng: np.random.Generator,
+    mouth_only: bool = False,
+    render: float = 0.6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Facial reenactment: ``person`` re-rendered in ``target``'s pose and lighting with
+    the expression of another recording (``driver``), at a renderer's resolution, and
+    blended into the target frames through a soft mask.
+
+    ``mouth_only=False``: Face2Face (the whole face re-rendered with the driver's mouth
+    and blinks, colour-matched, blended over the face); ``True``: NeuralTextures (only
+    the mouth and chin re-rendered with the driver's mouth, over a mouth-region mask).
+    """
+    size = target.frames.shape[1]
+    motion = target.motion.with_expression(driver, eyes=not mouth_only)
+    drawn, points, _ = render_frames(person, motion, size, rng)
+    drawn = np.stack([at_resolution(f, render) for f in drawn])
+    grow, feather = _kernel(5, size), _kernel(11, size)
+    out, masks = [], []
+    for frame, face, old, new in zip(target.frames, drawn, target.points, points, strict=True):
+        if mouth_only:
+            region = np.zeros((size, size), np.uint8)
+            hull = np.concatenate([old[_MOUTH_REGION], new[_MOUTH_REGION]])
+            cv2.fillConvexPoly(region, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
+            region = cv2.dilate(region, np.ones((grow, grow), np.uint8))
+        else:
+            region = np.maximum(_hull_mask(old, size), _hull_mask(new, size))
+            face = _colour_transfer(face, frame, region)
+        soft = cv2.GaussianBlur(region.astype(np.float32), (feather, feather), 0)[..., None]
+        out.append((face * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
+        masks.append(soft[..., 0] > 0.05)
+    return np.stack(out), np.stack(masks)
+
+
+#: improved synthesis renders 256 px faces, DFDC's autoencoders mostly 128 px, each
+#: pasted onto larger faces (scaled to the demo's 256-px frames); FF++ FaceSwap is
+#: graphics-based and projects the source texture at the frame's resolution
+RENDER = {"celebdf": 0.75, "dfdc": 0.5}
+
+
+#: FF++ demo methods, each modelled on its real counterpart's artifact
+FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
+
+
+def ffpp_fake(
+    method: str,
+    target: Footage,
+    target_person: Identity,
+    source_person: Identity,
+    source: Footage,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One FF++ demo fake of ``target`` (the real video) made with ``source`` (the
+    other video of its FF++ pair), by the method's published recipe in miniature:
+
+    * Deepfakes: the source identity's face from an autoencoder-sized render (half the
+      frame's resolution: the face at ~64 px, as DeepFaceLab's 64-128 px outputs on
+      FF++'s faces), scaled up, colour-matched and blended in;
+    * FaceSwap: a graphics swap of the source identity (landmark-fitted warp), colour
+      transfer, Poisson blend with its boundary;
+    * Face2Face: the target's own face re-rendered with the source clip's expression;
+    * NeuralTextures: the target's mouth region re-rendered with the source clip's
+      mouth motion.
+    """
+    if method == "Deepfakes":
+        return swap(target, source_person, rng, render=0.5)
+    if method == "FaceSwap":
+        return swap(target, source_person, rng)
+    if method == "Face2Face":
+        return reenact(target, target_person, source.motion, rng, render=0.75)
+    if method == "NeuralTextures":
+        return reenact(target, target_person, source.motion, rng, mouth_only=True, render=0.6)
+    raise ValueError(f"unknown FF++ demo method {method!r}; choose from {FFPP_METHODS}")
