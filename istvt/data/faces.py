@@ -226,3 +226,16 @@ def align_clip(frames: list[np.ndarray], tracker: FaceTracker) -> tuple[AlignedC
         np.asarray(geometry, dtype=np.float32),
     )
     return clip, len(missing)
+
+
+def clip_shake(boxes: np.ndarray) -> np.ndarray:
+    """How much each clip's face track shakes: the largest frame-to-frame move of the
+    crop centre, as a fraction of the crop's side. ``boxes``: (clips, T, 3) crop centre
+    x, y and side (:attr:`AlignedClip.boxes`, a shard's ``boxes``); returns (clips,)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 3 or boxes.shape[-1] != 3:
+        raise ValueError(f"boxes must be (clips, T, 3), got {boxes.shape}")
+    if boxes.shape[1] < 2:
+        return np.zeros(len(boxes))
+    moves = np.linalg.norm(np.diff(boxes[..., :2], axis=1), axis=-1)
+    return moves.max(1) / boxes[..., 2].mean(1)

@@ -68,6 +68,7 @@ def _test_ids(n: int, test_share: float) -> set[int]:
 
 #: the new face's render resolution as a fraction of its size in the frame: Celeb-DF's
 
+
 def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     """FF++ layout: originals, the four methods' fakes of each pair (both ways), splits."""
     rng = np.random.default_rng([opts.seed, 1])
@@ -102,9 +103,15 @@ def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     return videos
 
 
+#: Celeb-DF v2 smooths the fitted landmarks over time against flicker (Li et al., 2020):
+#: the weight of the previous frame's alignment error in the demo's swaps
+CELEBDF_SMOOTH = 0.7
+
+
 def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
-    """Celeb-DF layout: Celeb-real, YouTube-real, Celeb-synthesis (temporal-jitter swaps
-    of ``fakes_per_real`` other identities of the same split onto each real video)."""
+    """Celeb-DF layout: Celeb-real, YouTube-real, Celeb-synthesis (swaps of
+    ``fakes_per_real`` other identities of the same split onto each real video, rendered
+    at 256 px, with smoothed alignment and per-frame colour and mask flicker)."""
     rng = np.random.default_rng([opts.seed, 2])
     n = len(people)
     test_ids = _test_ids(n, opts.test_share)
@@ -132,7 +139,12 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         for k in range(1, min(opts.fakes_per_real, len(group) - 1) + 1):
             s = group[(group.index(t) + k) % len(group)]
             frames, masks = swap(
-                footage[t], people[s], rng, temporal_jitter=True, render=RENDER["celebdf"]
+                footage[t],
+                people[s],
+                rng,
+                render=RENDER["celebdf"],
+                smooth=CELEBDF_SMOOTH,
+                flicker=True,
             )
             path = root / "Celeb-synthesis" / f"id{t}_id{s}_0000.mp4"
             write_video(path, frames, opts.fps, opts.celebdf_crf)
@@ -251,8 +263,8 @@ def _write_readme(folder: Path, opts: DemoOptions, layout: str) -> None:
         "and scikit-image.\nFolder names follow each benchmark's layout; the methods are "
         "the demo's own: FF++ Deepfakes = low-resolution swap of another identity, FaceSwap "
         "= graphics swap, Face2Face = own face with another clip's expression, "
-        "NeuralTextures = mouth region re-rendered; Celeb-DF Celeb-synthesis = temporally "
-        "jittered swap, DFDC fakes = self-blends and swaps.\n"
+        "NeuralTextures = mouth region re-rendered; Celeb-DF Celeb-synthesis = swap "
+        "with colour and mask flicker, DFDC fakes = self-blends and swaps.\n"
         f"Ground-truth masks: masks/<video path>.npz.{kinds}\n"
         f"options: {json.dumps(opts.__dict__)}\n"
     )

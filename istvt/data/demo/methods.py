@@ -38,52 +38,86 @@ def _colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.n
     return cv2.cvtColor(s.clip(0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
+#: a per-frame fit's alignment error (the similarity that puts the generated face onto
+#: the frame): roll in degrees, relative scale, shift in :data:`REFERENCE_SIZE` pixels.
+#: Re-drawn every frame, the flicker of per-frame alignment that FF++'s swaps show
+ALIGNMENT_NOISE = (0.3, 0.004, 0.8)
+#: how far the swap mask reaches above the brows, as a fraction of the nose's length:
+#: the generators' masks cover the brows whole (DeepFaceLab's and faceswap's "extended"
+#: masks, FaceSwap's 3-D model hull); a mask whose edge runs through the brows leaves
+#: half of each brow from either face, which shook dlib's landmarks (docs/data.md)
+BROW_LIFT = 0.3
+
+
+def _alignment(rng: np.random.Generator, size: int) -> np.ndarray:
+    """One draw of the alignment error: (roll degrees, scale - 1, shift x, shift y)."""
+    roll, scale, shift = ALIGNMENT_NOISE
+    return np.array(
+        [rng.normal(0, roll), rng.normal(0, scale), *rng.normal(0, shift * _px(size), 2)]
+    )
+
+
+def _misaligned(pts: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """``pts`` moved by an alignment error, a similarity about the nose."""
+    centre = pts[27:36].mean(0)
+    a = np.deg2rad(error[0])
+    rot = (1 + error[1]) * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return (pts - centre) @ rot.T + centre + error[2:]
+
+
+def _swap_mask(pts: np.ndarray, size: int) -> np.ndarray:
+    """The generators' face mask: the landmark hull with the brows inside it."""
+    lifted = pts.copy()
+    lifted[17:27] += BROW_LIFT * (pts[27] - pts[30])  # up along the nose, by its length
+    return _hull_mask(lifted, size)
+
+
 def swap(
     target: Footage,
     source: Identity,
     rng: np.random.Generator,
-    temporal_jitter: bool = False,
     render: float = 1.0,
+    smooth: float = 0.0,
+    flicker: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Landmark face swap of ``source`` onto every frame of ``target``.
+    """Face swap of ``source`` onto every frame of ``target``, as the autoencoder and
+    graphics swaps do it: the source face is warped onto the frame's landmarks (fitted
+    per frame, with :data:`ALIGNMENT_NOISE`), colour-matched inside the generators' face
+    mask (:func:`_swap_mask`) and alpha-blended through its feathered edge (faceswap's
+    and FaceSwap's blend, DeepFaceLab's default overlay).
 
-    Returns (frames, masks). Landmarks are re-fitted (jittered) every frame, as a
-    per-frame detector would; with ``temporal_jitter`` the colour, offset and mask
-    extent are also re-drawn every frame. ``render`` < 1 renders the new face at that
-    fraction of its size in the frame and scales it up, as autoencoder generators do
-    (a 64-256 px output pasted onto larger faces).
+    Returns (frames, masks). ``render`` < 1 renders the new face at that fraction of
+    its size in the frame and scales it up, as autoencoder generators do (a 64-256 px
+    output pasted onto larger faces). ``smooth`` in [0, 1) smooths the alignment error
+    over frames (Celeb-DF v2 smooths its landmarks against flicker); ``flicker``
+    re-draws the colour gains and the mask's extent every frame, a temporal
+    inconsistency a single frame barely shows.
     """
+    if not 0 <= smooth < 1:
+        raise ValueError(f"smooth must be in [0, 1), got {smooth}")
     size = target.frames.shape[1]
-    px = _px(size)
     src_full = _frame_points(source.points, CANVAS)
+    feather = _kernel(7, size)
     out, masks = [], []
+    error = None
     for frame, pts in zip(target.frames, target.points, strict=True):
-        fitted = pts + rng.normal(0, 0.8 * px, pts.shape)
-        if temporal_jitter:
-            fitted = fitted + rng.normal(0, 2.5 * px, (1, 2))
+        draw = _alignment(rng, size)
+        error = draw if error is None else smooth * error + (1 - smooth) * draw
+        fitted = _misaligned(pts, error)
         dst_full = _frame_points(fitted, size)
-        tris = _triangles(dst_full, size)
-        warped = warp_triangles(source.image, src_full, dst_full, tris, size)
+        warped = warp_triangles(source.image, src_full, dst_full, _triangles(dst_full, size), size)
         if render < 1.0:
             warped = at_resolution(warped, render)
-        mask = _hull_mask(fitted, size)
-        if temporal_jitter:
+        mask = _swap_mask(fitted, size)
+        if flicker:
             k = _kernel(int(rng.integers(0, 3)) * 2 + 1, size)
             mask = cv2.dilate(mask, np.ones((k, k), np.uint8))
-        face = _colour_transfer(warped, frame, mask)
-        if temporal_jitter:
-            face = (face.astype(np.float32) * rng.uniform(0.9, 1.1, 3)).clip(0, 255)
-            face = face.astype(np.uint8)
-        x, y, w, h = cv2.boundingRect(mask)
-        centre = (x + w // 2, y + h // 2)
-        try:
-            blended = cv2.seamlessClone(face, frame, mask * 255, centre, cv2.NORMAL_CLONE)
-        except cv2.error:  # mask touching the border: plain alpha blend
-            k = _kernel(7, size)
-            m = cv2.GaussianBlur(mask.astype(np.float32), (k, k), 0)[..., None]
-            blended = (face * m + frame * (1 - m)).astype(np.uint8)
-        out.append(blended)
-        masks.append(mask.astype(bool))
+        face = _colour_transfer(warped, frame, mask).astype(np.float32)
+        if flicker:
+            face = face * rng.uniform(0.9, 1.1, 3)
+        soft = cv2.GaussianBlur(mask.astype(np.float32), (feather, feather), 0)[..., None]
+        out.append((face * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
+        masks.append(soft[..., 0] > 0.05)
     return np.stack(out), np.stack(masks)
 
 
@@ -143,13 +177,14 @@ _MOUTH_REGION = list(range(48, 68)) + [5, 6, 7, 8, 9, 10, 11]
 
 
 def at_resolution(image: np.ndarray, render: float) -> np.ndarray:
-    """A renderer's output: ``image`` drawn at ``render`` of its resolution, scaled up."""
+    """A renderer's output: ``image`` drawn at ``render`` of its resolution, scaled up
+    with cubic interpolation, as the generators' mergers paste their outputs."""
     size = image.shape[0]
     small = max(8, round(size * render))
     return cv2.resize(
         cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA),
         (size, size),
-        interpolation=cv2.INTER_LINEAR,
+        interpolation=cv2.INTER_CUBIC,
     )
 
 

@@ -18,6 +18,7 @@ CANVAS = 320  # side of the canonical portrait identities are drawn on
 # canonical eye centres (left, right) in the canvas; the face spans ~130 px
 _EYES = np.array([[128.0, 140.0], [192.0, 140.0]])
 
+
 # ----------------------------------------------------------------------------- faces
 def _source_images() -> list[np.ndarray]:
     import matplotlib
