@@ -101,7 +101,7 @@ def videos_per_split(plan, manifests: dict) -> dict[str, dict]:
             out[name] = {**counts, "source": f"from {existing}"}
         elif ds.get("demo"):
             fraction = ds.get("options", {}).get("val_fraction", 0.1)
-            counts = expected_videos(ds["layout"], plan.demo, fraction)
+            counts = expected_videos(Path(ds["root"]).name, plan.demo, fraction)
             out[name] = {**counts, "source": "made by demo_data"}
         else:
             out[name] = {**_official(ds), "source": "official counts (root missing)"}

@@ -23,8 +23,7 @@ import pandas as pd
 
 from istvt.ablation import ablation_experiments
 from istvt.config import ConfigError, ModelConfig, TrainConfig
-from istvt.data.demo import WRITERS as DEMO_LAYOUTS
-from istvt.data.demo import DemoOptions
+from istvt.data.demo import DEMO_LAYOUTS, DemoOptions
 from istvt.data.preprocess import PreprocessOptions
 from istvt.interpret.settings import DECOMPOSED, FaithfulnessConfig
 from istvt.perturb import LEVELS as PERTURBATION_LEVELS
@@ -351,19 +350,25 @@ def _datasets(config, preprocess, require_roots, demo):
                 {**preprocess.to_dict(), **ds.get("preprocess", {})}
             ),
         )
-        need = demo.min_detect_upsample(ds["layout"]) if ds.get("demo") else 0
+        demo_set = Path(ds["root"]).name if ds.get("demo") else None
+        need = demo.min_detect_upsample(demo_set) if demo_set else 0
         if options.faces.detect_upsample < need:
-            size = demo.size_of(ds["layout"])
+            size = demo.size_of(demo_set)
             raise PlanError(
                 f"datasets.{name}: its demo frames ({size} px) show faces of about "
                 f"{0.42 * size:.0f} px, below dlib's 80 px; set its preprocess "
                 f"detect_upsample >= {need} (or the demo's frame side >= 192)"
             )
         if ds.get("demo"):
-            if ds["layout"] not in DEMO_LAYOUTS or ds["root"] != f"resources/demo/{ds['layout']}":
+            if demo_set not in DEMO_LAYOUTS or ds["root"] != f"resources/demo/{demo_set}":
                 raise PlanError(
-                    f"datasets.{name}: a demo data set has layout one of "
-                    f"{', '.join(DEMO_LAYOUTS)} and root resources/demo/<layout>"
+                    f"datasets.{name}: a demo data set has root resources/demo/<set>, "
+                    f"<set> one of {', '.join(DEMO_LAYOUTS)}"
+                )
+            if ds["layout"] != DEMO_LAYOUTS[demo_set]:
+                raise PlanError(
+                    f"datasets.{name}: the demo set {demo_set} is written in the "
+                    f"{DEMO_LAYOUTS[demo_set]} layout, not {ds['layout']}"
                 )
         elif not Path(ds["root"]).is_dir():
             if require_roots:

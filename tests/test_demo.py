@@ -1,14 +1,16 @@
 """The embedded demo data: readable by the dataset readers, faces found, masks saved."""
 
+import json
+
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
 from istvt.data.demo import (
+    DFDC_METHODS,
     FFPP_METHODS,
     KIND_SELF_BLEND,
-    KIND_SWAP,
     KINDS_FILE,
     DemoOptions,
     generate_demo,
@@ -35,6 +37,7 @@ def manifests(root):
         "ffpp": build_manifest("ffpp", root / "ffpp", methods=list(FFPP_METHODS)),
         "celebdf": build_manifest("celebdf", root / "celebdf", val_fraction=0.2),
         "dfdc": build_manifest("dfdc", root / "dfdc", val_fraction=0.2),
+        "selfblend": build_manifest("folder", root / "selfblend"),
     }
 
 
@@ -43,7 +46,8 @@ def test_readers_read_every_demo_video(demo):
     tables = manifests(root)
     for name, df in tables.items():
         assert len(df) == counts[name], name
-        assert set(df.split) == {"train", "val", "test"}, name
+        splits = {"test"} if name == "selfblend" else {"train", "val", "test"}  # test only
+        assert set(df.split) == splits, name
         for split, group in df.groupby("split"):
             assert set(group.label) == {0, 1}, (name, split)
     ffpp = tables["ffpp"]
@@ -150,26 +154,55 @@ def test_several_fakes_per_real_in_celebdf_and_dfdc(demo):
     assert (train.label == 1).sum() == OPTS.fakes_per_real * (train.label == 0).sum()
 
 
-def test_the_dfdc_demo_records_the_kind_of_every_fake(demo):
-    """DFDC's layout names no method; the demo's side file says which fakes are
-    self-blends and which swaps, for every fake of every split and no real."""
+def test_the_dfdc_demo_records_the_method_of_every_fake(demo):
+    """DFDC's layout names no method; the demo's side file names the DFDC method of
+    every fake of every split and no real. Self-blends are no DFDC method: they form a
+    test-only set of their own, whose side file records what each one drew."""
     root, _ = demo
     kinds = load_kinds(root / "dfdc")
     dfdc = manifests(root)["dfdc"]
     fakes = dfdc[dfdc.label == 1]
     assert set(kinds) == set(fakes.video_id)
-    for split, group in fakes.groupby("split"):
-        assert {kinds[v] for v in group.video_id} == {KIND_SELF_BLEND, KIND_SWAP}, split
+    assert set(kinds.values()) == set(DFDC_METHODS)  # 6 people x 2 fakes: every method
     assert load_kinds(root / "celebdf") == {}  # one kind of fake: no file
     assert KINDS_FILE in (root / "dfdc" / "README.txt").read_text()
     assert KINDS_FILE not in (root / "celebdf" / "README.txt").read_text()
-    # each self-blend's drawn alteration, in the generator's ranges; swaps draw none
-    table = pd.read_csv(root / "dfdc" / KINDS_FILE)
-    blends = table[table.kind == KIND_SELF_BLEND]
-    assert blends.hue.between(-8, 8).all() and blends.saturation.between(0.75, 1.25).all()
-    assert blends.gain.between(0.85, 1.15).all() and blends.scale.between(0.96, 1.04).all()
-    assert set(blends["filter"]) <= {"blur", "sharpen"}
-    assert table[table.kind == KIND_SWAP][["hue", "gain", "filter"]].isna().all().all()
+    blend = manifests(root)["selfblend"]
+    assert load_kinds(root / "selfblend") == dict.fromkeys(
+        blend[blend.label == 1].video_id, KIND_SELF_BLEND
+    )
+    # each self-blend's drawn alteration, in the generator's ranges
+    table = pd.read_csv(root / "selfblend" / KINDS_FILE)
+    assert table.hue.between(-8, 8).all() and table.saturation.between(0.75, 1.25).all()
+    assert table.gain.between(0.85, 1.15).all() and table.scale.between(0.96, 1.04).all()
+    assert set(table["filter"]) <= {"blur", "sharpen"}
+    assert pd.read_csv(root / "dfdc" / KINDS_FILE)[["hue", "gain", "filter"]].isna().all().all()
+
+
+def test_each_dfdc_method_changes_its_original_inside_its_mask(demo):
+    import av
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(float)
+
+    root = demo[0] / "dfdc"
+    kinds = load_kinds(root)
+    areas = {}
+    for part in ("dfdc_train_part_0", "dfdc_train_part_1"):
+        for name, entry in json.loads((root / part / "metadata.json").read_text()).items():
+            if entry["label"] != "FAKE" or kinds[f"{part}/{name[:-4]}"] in areas:
+                continue
+            method = kinds[f"{part}/{name[:-4]}"]
+            fake, real = frames(root / part / name), frames(root / part / entry["original"])
+            mask = load_mask(root, root / part / name)
+            diff = np.abs(fake - real).mean(-1)
+            inside, outside = diff[mask].mean(), diff[~mask].mean()
+            assert inside > 3 * outside and inside > 4, (method, inside, outside)
+            areas[method] = mask.mean()
+    assert set(areas) == set(DFDC_METHODS)
+    # a talking head is re-rendered up to the hairline: the largest region
+    assert areas["NTH"] > max(areas[m] for m in ("DF-128", "DF-256", "MM-NN")), areas
 
 
 def test_pixel_constants_scale_with_the_frame():

@@ -16,7 +16,8 @@ The package is split by concern:
   modelled on the published method it stands for;
 * :mod:`~istvt.data.demo.layouts`: the data sets on disk in the FaceForensics++,
   Celeb-DF v2 and DFDC layouts, with different methods and compression in each, so
-  cross-dataset results mean something, and :func:`generate_demo`.
+  cross-dataset results mean something, a test-only set of self-blends that no demo
+  model trains on, and :func:`generate_demo`.
 
 Celeb-DF and DFDC make ``fakes_per_real`` fakes of each real video, as the real data
 sets do (many more fakes than reals); ``test_share`` of the identities are test
@@ -26,8 +27,8 @@ of every fake frame is saved losslessly as ``<root>/masks/<video path>.npz`` (me
 """
 
 from istvt.data.demo.layouts import (
+    DEMO_LAYOUTS,
     KIND_SELF_BLEND,
-    KIND_SWAP,
     KINDS_FILE,
     SELF_BLEND_DRAWS,
     WRITERS,
@@ -38,9 +39,11 @@ from istvt.data.demo.layouts import (
     write_video,
 )
 from istvt.data.demo.methods import (
+    DFDC_METHODS,
     FFPP_METHODS,
     RENDER,
     at_resolution,
+    dfdc_fake,
     ffpp_fake,
     reenact,
     self_blend,
@@ -63,10 +66,11 @@ from istvt.data.demo.people import (
 
 __all__ = [
     "CANVAS",
+    "DEMO_LAYOUTS",
+    "DFDC_METHODS",
     "FFPP_METHODS",
     "KINDS_FILE",
     "KIND_SELF_BLEND",
-    "KIND_SWAP",
     "REFERENCE_SIZE",
     "RENDER",
     "SELF_BLEND_DRAWS",
@@ -78,6 +82,7 @@ __all__ = [
     "Motion",
     "animate_points",
     "at_resolution",
+    "dfdc_fake",
     "draw_motion",
     "expected_videos",
     "ffpp_fake",

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from istvt.data.demo.methods import FFPP_METHODS, RENDER, ffpp_fake, self_blend, swap
+from istvt.data.demo.methods import (
+    DFDC_METHODS,
+    FFPP_METHODS,
+    RENDER,
+    dfdc_fake,
+    ffpp_fake,
+    nearest,
+    nobody,
+    self_blend,
+    swap,
+)
 from istvt.data.demo.options import DemoOptions
 from istvt.data.demo.people import Identity, film, make_identities
 from istvt.data.encode import EncoderProcess, encode_h264
@@ -156,18 +166,36 @@ def write_celebdf(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     return videos
 
 
-#: the DFDC demo's two kinds of fake, recorded per video in :data:`KINDS_FILE` (a side
-#: file of the demo, not part of DFDC's layout, which names no method)
-KIND_SELF_BLEND, KIND_SWAP = "self-blend", "swap"
+#: the method of each fake of the DFDC demo and the self-blend set, recorded per video in
+#: :data:`KINDS_FILE` (a side file of the demo, not part of DFDC's layout, which names
+#: no method)
 KINDS_FILE = "kinds.csv"
+KIND_SELF_BLEND = "self-blend"
 #: what :func:`self_blend` drew for each self-blend, columns of :data:`KINDS_FILE`
 SELF_BLEND_DRAWS = ("hue", "saturation", "gain", "scale", "filter")
 
 
+def _write_kinds(root: Path, rows: list[list]) -> None:
+    header = ",".join(["video", "kind", *SELF_BLEND_DRAWS])
+    lines = [",".join(map(str, row)) for row in rows]
+    (root / KINDS_FILE).write_text(header + "\n" + "\n".join(lines) + "\n")
+
+
+def dfdc_source(method: str, people: list[Identity], i: int, k: int) -> Identity:
+    """The face a DFDC method puts on person ``i``'s recording (its ``k``-th fake): a
+    nearest neighbour for MM-NN, a face of nobody for StyleGAN, another person else."""
+    n = len(people)
+    if method == "MM-NN":
+        return people[nearest(people, i)]
+    if method == "StyleGAN":
+        return nobody(people[(i + 1 + k) % n], people[(i + 2 + k) % n])
+    return people[(i + 1 + k) % n]
+
+
 def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     """DFDC layout: two training parts with metadata.json and a labelled test folder;
-    ``fakes_per_real`` fakes of each real (self-blends and swaps, alternating) at a
-    stronger compression."""
+    ``fakes_per_real`` fakes of each real at a stronger compression, made by DFDC's
+    methods in turn (:data:`DFDC_METHODS`; each fake's method in :data:`KINDS_FILE`)."""
     rng = np.random.default_rng([opts.seed, 3])
     n = len(people)
     test_ids = _test_ids(n, opts.test_share)
@@ -176,36 +204,26 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         "".join(rng.choice(letters, 10)) + ".mp4" for _ in range((opts.fakes_per_real + 3) * n)
     )
     meta: dict[str, dict] = {"dfdc_train_part_0": {}, "dfdc_train_part_1": {}}
-    labels = []
-    kinds = []  # "video path,kind,draws" lines: DFDC's layout names no method
-    videos = 0
+    labels, kinds, videos = [], [], 0
     for i, person in enumerate(people):
         clip = film(person, opts.frames, opts.size_of("dfdc"), opts.fps, rng)
         real = next(names)
-        # methods alternate over the fakes of a real: self-blends and swaps of others
-        fakes = [
-            (KIND_SELF_BLEND, *self_blend(clip, rng))
-            if (i + k) % 2 == 0
-            else (KIND_SWAP, *swap(clip, people[(i + 1 + k) % n], rng, render=RENDER["dfdc"]), {})
-            for k in range(opts.fakes_per_real)
-        ]
         if i in test_ids:
             folder = root / "test"
-            write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
             labels.append(f"{real},0")
         else:
-            part = f"dfdc_train_part_{i % 2}"
-            folder = root / part
-            write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
-            meta[part][real] = {"label": "REAL", "split": "train", "original": None}
+            folder = root / f"dfdc_train_part_{i % 2}"
+            meta[folder.name][real] = {"label": "REAL", "split": "train", "original": None}
+        write_video(folder / real, clip.frames, opts.fps, opts.dfdc_crf)
         videos += 1
-        for kind, frames, masks, drawn in fakes:
+        for k in range(opts.fakes_per_real):
+            method = DFDC_METHODS[(i * opts.fakes_per_real + k) % len(DFDC_METHODS)]
+            frames, masks = dfdc_fake(method, clip, dfdc_source(method, people, i, k), rng)
             fake = next(names)
             path = folder / fake
             write_video(path, frames, opts.fps, opts.dfdc_crf)
             _save_mask(root, path, masks)
-            row = [path.relative_to(root).as_posix(), kind]
-            kinds.append(",".join(map(str, row + [drawn.get(c, "") for c in SELF_BLEND_DRAWS])))
+            kinds.append([path.relative_to(root).as_posix(), method] + [""] * 5)
             videos += 1
             if i in test_ids:
                 labels.append(f"{fake},1")
@@ -216,15 +234,39 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         (root / part / "metadata.json").write_text(json.dumps(entries, indent=1))
     (root / "test").mkdir(parents=True, exist_ok=True)
     (root / "test" / "labels.csv").write_text("filename,label\n" + "\n".join(labels) + "\n")
-    header = ",".join(["video", "kind", *SELF_BLEND_DRAWS])
-    (root / KINDS_FILE).write_text(header + "\n" + "\n".join(kinds) + "\n")
+    _write_kinds(root, kinds)
+    return videos
+
+
+def write_selfblend(root: Path, people: list[Identity], opts: DemoOptions) -> int:
+    """A test-only set in the generic folder layout (``test/{real,fake}``): recordings
+    of the test identities and ``fakes_per_real`` self-blends of each (SBI-style: the
+    frame's own face, altered and blended back). No demo training set holds this kind
+    of fake; every demo model is scored on it. Each self-blend's draws in
+    :data:`KINDS_FILE`."""
+    rng = np.random.default_rng([opts.seed, 4])
+    kinds, videos = [], 0
+    for i in sorted(_test_ids(len(people), opts.test_share)):
+        clip = film(people[i], opts.frames, opts.size_of("selfblend"), opts.fps, rng)
+        write_video(root / "test" / "real" / f"{i:03d}.mp4", clip.frames, opts.fps, opts.dfdc_crf)
+        videos += 1
+        for k in range(opts.fakes_per_real):
+            frames, masks, drawn = self_blend(clip, rng)
+            path = root / "test" / "fake" / f"{i:03d}_{k}.mp4"
+            write_video(path, frames, opts.fps, opts.dfdc_crf)
+            _save_mask(root, path, masks)
+            video = path.relative_to(root).as_posix()
+            kinds.append([video, KIND_SELF_BLEND] + [drawn[c] for c in SELF_BLEND_DRAWS])
+            videos += 1
+    _write_kinds(root, kinds)
     return videos
 
 
 def load_kinds(root: str | Path) -> dict[str, str]:
-    """The demo DFDC fakes' kinds (:data:`KIND_SELF_BLEND` or :data:`KIND_SWAP`) by
-    manifest video id (``part/name``, no suffix); empty where the file is absent (data
-    sets not made by the demo, or made before it recorded them)."""
+    """The method of each fake of a demo data set that records them (DFDC: one of
+    :data:`DFDC_METHODS`; the self-blend set: :data:`KIND_SELF_BLEND`) by manifest video
+    id (the path inside the root, no suffix); empty where the file is absent (data sets
+    not made by the demo)."""
     path = Path(root) / KINDS_FILE
     if not path.is_file():
         return {}
@@ -232,7 +274,15 @@ def load_kinds(root: str | Path) -> dict[str, str]:
         return {str(Path(r["video"]).with_suffix("")): r["kind"] for r in csv.DictReader(fh)}
 
 
-WRITERS = {"ffpp": write_ffpp, "celebdf": write_celebdf, "dfdc": write_dfdc}
+WRITERS = {
+    "ffpp": write_ffpp,
+    "celebdf": write_celebdf,
+    "dfdc": write_dfdc,
+    "selfblend": write_selfblend,
+}
+#: each demo data set's layout (:mod:`istvt.data.manifest`); its root is
+#: ``resources/demo/<name>``
+DEMO_LAYOUTS = {"ffpp": "ffpp", "celebdf": "celebdf", "dfdc": "dfdc", "selfblend": "folder"}
 
 
 def expected_videos(layout: str, opts: DemoOptions, val_fraction: float = 0.1) -> dict[str, int]:
@@ -250,6 +300,8 @@ def expected_videos(layout: str, opts: DemoOptions, val_fraction: float = 0.1) -
     elif layout == "dfdc":
         test = tests * (1 + opts.fakes_per_real)
         pool = (n - tests) * (1 + opts.fakes_per_real)
+    elif layout == "selfblend":
+        return {"train": 0, "val": 0, "test": tests * (1 + opts.fakes_per_real)}
     else:
         raise ValueError(f"unknown demo data set {layout!r}; choose from {', '.join(WRITERS)}")
     val = round(val_fraction * pool)
@@ -257,14 +309,15 @@ def expected_videos(layout: str, opts: DemoOptions, val_fraction: float = 0.1) -
 
 
 def _write_readme(folder: Path, opts: DemoOptions, layout: str) -> None:
-    kinds = f" The kind of each fake: {KINDS_FILE}." if layout == "dfdc" else ""
+    kinds = f" The method of each fake: {KINDS_FILE}." if layout in ("dfdc", "selfblend") else ""
     (folder / "README.txt").write_text(
         "Embedded demo data generated by `istvt demo-data` from faces shipped in matplotlib "
         "and scikit-image.\nFolder names follow each benchmark's layout; the methods are "
         "the demo's own: FF++ Deepfakes = low-resolution swap of another identity, FaceSwap "
         "= graphics swap, Face2Face = own face with another clip's expression, "
         "NeuralTextures = mouth region re-rendered; Celeb-DF Celeb-synthesis = swap "
-        "with colour and mask flicker, DFDC fakes = self-blends and swaps.\n"
+        "with colour and mask flicker; DFDC fakes = DFDC's methods in miniature (DF-128, "
+        "DF-256, MM-NN, NTH, FSGAN, StyleGAN); selfblend = test-only self-blends.\n"
         f"Ground-truth masks: masks/<video path>.npz.{kinds}\n"
         f"options: {json.dumps(opts.__dict__)}\n"
     )

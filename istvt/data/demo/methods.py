@@ -8,6 +8,7 @@ import numpy as np
 from istvt.data.demo.options import _kernel, _px
 from istvt.data.demo.people import (
     CANVAS,
+    FaceWarp,
     Footage,
     Identity,
     Motion,
@@ -188,6 +189,18 @@ def at_resolution(image: np.ndarray, render: float) -> np.ndarray:
     )
 
 
+def _head_mask(pts: np.ndarray, size: int) -> np.ndarray:
+    """The face up to the hairline: the landmark hull with the brows lifted by the
+    nose's length (a talking-head generator renders the whole head crop)."""
+    lifted = pts.copy()
+    lifted[17:27] += pts[27] - pts[30]
+    return _hull_mask(lifted, size)
+
+
+#: the whole-face regions a reenactment may re-render (:func:`reenact`)
+REGIONS = {"face": _hull_mask, "swap": _swap_mask, "head": _head_mask}
+
+
 def reenact(
     target: Footage,
     person: Identity,
@@ -195,6 +208,7 @@ def reenact(
     rng: np.random.Generator,
     mouth_only: bool = False,
     render: float = 0.6,
+    region: str = "face",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Facial reenactment: ``person`` re-rendered in ``target``'s pose and lighting with
     the expression of another recording (``driver``), at a renderer's resolution, and
@@ -203,23 +217,31 @@ def reenact(
     ``mouth_only=False``: Face2Face (the whole face re-rendered with the driver's mouth
     and blinks, colour-matched, blended over the face); ``True``: NeuralTextures (only
     the mouth and chin re-rendered with the driver's mouth, over a mouth-region mask).
+    ``region`` for the whole face: ``face`` (the landmark hull), ``swap`` (the
+    generators' mask, brows inside: another person's face) or ``head`` (the face up to
+    the hairline and a margin around it: a talking head re-rendered whole).
     """
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
     size = target.frames.shape[1]
     motion = target.motion.with_expression(driver, eyes=not mouth_only)
     drawn, points, _ = render_frames(person, motion, size, rng)
     drawn = np.stack([at_resolution(f, render) for f in drawn])
-    grow, feather = _kernel(5, size), _kernel(11, size)
+    grow, feather, margin = _kernel(5, size), _kernel(11, size), _kernel(9, size)
     out, masks = [], []
     for frame, face, old, new in zip(target.frames, drawn, target.points, points, strict=True):
         if mouth_only:
-            region = np.zeros((size, size), np.uint8)
+            region_mask = np.zeros((size, size), np.uint8)
             hull = np.concatenate([old[_MOUTH_REGION], new[_MOUTH_REGION]])
-            cv2.fillConvexPoly(region, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
-            region = cv2.dilate(region, np.ones((grow, grow), np.uint8))
+            cv2.fillConvexPoly(region_mask, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
+            region_mask = cv2.dilate(region_mask, np.ones((grow, grow), np.uint8))
         else:
-            region = np.maximum(_hull_mask(old, size), _hull_mask(new, size))
-            face = _colour_transfer(face, frame, region)
-        soft = cv2.GaussianBlur(region.astype(np.float32), (feather, feather), 0)[..., None]
+            outline = REGIONS[region]
+            region_mask = np.maximum(outline(old, size), outline(new, size))
+            if region == "head":
+                region_mask = cv2.dilate(region_mask, np.ones((margin, margin), np.uint8))
+            face = _colour_transfer(face, frame, region_mask)
+        soft = cv2.GaussianBlur(region_mask.astype(np.float32), (feather, feather), 0)[..., None]
         out.append((face * soft + frame * (1 - soft)).clip(0, 255).astype(np.uint8))
         masks.append(soft[..., 0] > 0.05)
     return np.stack(out), np.stack(masks)
@@ -264,3 +286,70 @@ def ffpp_fake(
     if method == "NeuralTextures":
         return reenact(target, target_person, source.motion, rng, mouth_only=True, render=0.6)
     raise ValueError(f"unknown FF++ demo method {method!r}; choose from {FFPP_METHODS}")
+
+
+#: DFDC's methods (Dolhansky et al., 2020), each modelled in miniature by :func:`dfdc_fake`
+DFDC_METHODS = ("DF-128", "DF-256", "MM-NN", "NTH", "FSGAN", "StyleGAN")
+#: each DFDC method's render resolution, as a fraction of the face's size in the frame:
+#: DFDC's faces are ~250 px in its 1080p videos (scaled to the demo's frames); the
+#: autoencoders output 128 or 256 px, NTH a 256-px head crop, FSGAN a 256-px face; the
+#: graphics and StyleGAN swaps texture the face at the frame's resolution
+DFDC_RENDER = {
+    "DF-128": 0.5,
+    "DF-256": 0.9,
+    "MM-NN": 1.0,
+    "NTH": 0.5,
+    "FSGAN": 0.75,
+    "StyleGAN": 1.0,
+}
+
+
+def nobody(a: Identity, b: Identity) -> Identity:
+    """A face of nobody in the data set: two people's portraits warped to their mean
+    landmarks and averaged (StyleGAN's faces belong to no real person)."""
+    mean = ((a.points + b.points) / 2).astype(np.float32)
+    image = (FaceWarp(a.image, a.points)(mean) + FaceWarp(b.image, b.points)(mean)) / 2
+    return Identity(f"nobody-{a.name}-{b.name}", image.clip(0, 255).astype(np.uint8), mean)
+
+
+def nearest(people: list[Identity], index: int) -> int:
+    """The other person whose face shape (landmarks, centred and scaled) is closest to
+    ``people[index]``'s: DFDC's nearest-neighbour pairing of similar-looking people."""
+
+    def shape(p: Identity) -> np.ndarray:
+        centred = p.points - p.points.mean(0)
+        return centred / np.linalg.norm(centred)
+
+    mine = shape(people[index])
+    return min(
+        (j for j in range(len(people)) if j != index),
+        key=lambda j: float(np.sum((shape(people[j]) - mine) ** 2)),
+    )
+
+
+def dfdc_fake(
+    method: str, target: Footage, source: Identity, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One DFDC demo fake of ``target`` with the face of ``source`` (the caller picks it
+    as the method does: a nearest neighbour for MM-NN, :func:`nobody` for StyleGAN):
+
+    * DF-128, DF-256: autoencoder swaps, the new face rendered at 128 / 256 px, scaled
+      up, colour-matched and blended through the generators' mask;
+    * MM-NN: the morphable-mask swap of a similar-looking person, textured at the frame's
+      resolution;
+    * NTH: a neural talking head: the source person's whole head re-rendered few-shot in
+      the target's pose and expression, low-resolution, pasted over the head;
+    * FSGAN: the source face reenacted to the target's pose and expression, then blended
+      into the target's face region;
+    * StyleGAN: the face replaced by a generated face of no real person.
+
+    Returns (frames, masks).
+    """
+    if method not in DFDC_METHODS:
+        raise ValueError(f"unknown DFDC demo method {method!r}; choose from {DFDC_METHODS}")
+    render = DFDC_RENDER[method]
+    if method == "NTH":
+        return reenact(target, source, target.motion, rng, render=render, region="head")
+    if method == "FSGAN":
+        return reenact(target, source, target.motion, rng, render=render, region="swap")
+    return swap(target, source, rng, render=render)

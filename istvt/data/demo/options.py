@@ -59,16 +59,16 @@ class DemoOptions:
             if value is not None and value < 96:  # faces span ~0.42 x size
                 raise ValueError(f"demo.{key} must be >= 96, got {value}")
 
-    def size_of(self, layout: str) -> int:
-        """Frame side of the demo data set of ``layout``."""
-        own = getattr(self, f"{layout}_size", None)
+    def size_of(self, name: str) -> int:
+        """Frame side of the demo data set ``name`` (a key of the demo's writers)."""
+        own = getattr(self, f"{name}_size", None)
         return own or self.size
 
-    def min_detect_upsample(self, layout: str) -> int:
-        """The least ``preprocess.detect_upsample`` that finds the faces of ``layout``'s
-        demo: they span ~0.42 x its frame side; dlib's detector finds 80 px and up."""
+    def min_detect_upsample(self, name: str) -> int:
+        """The least ``preprocess.detect_upsample`` that finds the faces of the demo set
+        ``name``: they span ~0.42 x its frame side; dlib's detector finds 80 px and up."""
         up = 0
-        while 0.42 * self.size_of(layout) * 2**up < 80:
+        while 0.42 * self.size_of(name) * 2**up < 80:
             up += 1
         return up
 
