@@ -20,7 +20,7 @@ one thread. Rungs:
   ``entry_epochs=8`` (and ``entry_lr``): the recipe's entry-flow stage, the entry flow
   first trained that many epochs as ``entry_pool`` on the same training clips).
 
-FF++ data sets (and the DFDC demo, per kind of fake: self-blends and swaps) also print
+FF++ data sets (and the DFDC demo, per DFDC method) also print
 (and write, column ``method_aucs``) the clip AUC of each method's fakes against all
 validation reals.
 

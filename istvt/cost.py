@@ -168,10 +168,8 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
 
     # the demo's own videos (rule demo_data), on CPU cores only
     demo = stages.pop("demo data")
-    for layout in {ds["layout"] for ds in plan.datasets.values() if ds.get("demo")}:
-        name = next(
-            n for n, ds in plan.datasets.items() if ds.get("demo") and ds["layout"] == layout
-        )
+    for root in {ds["root"] for ds in plan.datasets.values() if ds.get("demo")}:
+        name = next(n for n, ds in plan.datasets.items() if ds.get("demo") and ds["root"] == root)
         count = sum(v for k, v in videos[name].items() if k != "source")
         demo.core_h += count * plan.demo.frames * rates["demo_data"]["s_per_frame"] / 3600
         demo.jobs += 1

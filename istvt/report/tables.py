@@ -244,7 +244,7 @@ def per_method(
     md = [
         "Per method: video-level AUC and accuracy % of each method's fakes against all "
         "real videos of the test set [bootstrap 95 % interval]; test sets whose fakes come "
-        "from two or more methods (FF++'s four; the DFDC demo's self-blends and swaps).",
+        "from two or more methods (FF++'s four; the DFDC demo's six).",
         "",
     ]
     if df.empty:

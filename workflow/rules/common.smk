@@ -63,7 +63,7 @@ wildcard_constraints:
 def get_dataset_input(wildcards):
     """The demo data sets are made by rule demo_data; real ones exist already."""
     ds = PLAN.datasets[wildcards.dataset]
-    return f"resources/demo/{ds['layout']}" if ds.get("demo") else []
+    return ds["root"] if ds.get("demo") else []  # resources/demo/<set> (checked by the plan)
 
 
 def dataset_key(key, default=None):
