@@ -165,10 +165,8 @@ def main() -> None:
             print(f"# demo generated in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             for dataset, entry in config["datasets"].items():
                 if entry.get("demo"):
-                    layout = entry["layout"]
-                    track_videos(
-                        Path(tmp) / layout, dataset, config_options(config, dataset), groups
-                    )
+                    folder = Path(tmp) / Path(entry["root"]).name
+                    track_videos(folder, dataset, config_options(config, dataset), groups)
     print_table(groups)
 
 
