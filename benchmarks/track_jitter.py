@@ -61,7 +61,8 @@ def kind_of(relative: str, labels: dict[str, str]) -> str:
     found = FFPP_KIND.search(relative)
     if found:
         return found.group(1)
-    if "original_sequences" in relative or "real" in relative.split("/")[0].lower():
+    parts = relative.split("/")
+    if "original_sequences" in parts or "real" in parts[0].lower() or "real" in parts[:-1]:
         return "real"
     if "synthesis" in relative:
         return "fake"
