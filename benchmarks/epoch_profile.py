@@ -114,7 +114,8 @@ def main() -> None:
         f"# {args.experiment}: {len(train_set)} train clips ({epoch_steps} steps of "
         f"{cfg.batch_size}), {len(val_set)} val clips, {cfg.epochs} epochs"
         f"{f' + {cfg.entry_epochs} entry-flow epochs' if cfg.entry_epochs else ''}; "
-        f"precision {amp or 'fp32'}; {args.threads} thread(s); {clips} clips timed"
+        f"precision {str(amp).replace('torch.', '') if amp else 'fp32'}; "
+        f"{args.threads} thread(s); {clips} clips timed"
     )
     print("| part | s per epoch | share % | s over the training |")
     print("|---|---|---|---|")
