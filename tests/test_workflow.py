@@ -432,9 +432,9 @@ def test_configfile_replaces_the_default_config_from_a_checkout_root(tmp_path):
     assert jobs["manifest"] == jobs["train"] == jobs["evaluate"] == 1, jobs
     assert not {"demo_data", "demo_figure", "evaluate_perturbed", "preprocess_length"} & set(jobs)
 
-    proc, jobs = _dry_run(root)  # the default config: the embedded demo
+    proc, jobs = _dry_run(root)  # the default config: the embedded demo (4 sets)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert jobs["demo_data"] == 3 and jobs["manifest"] == 3 and jobs["demo_figure"] == 1
+    assert jobs["demo_data"] == 4 and jobs["manifest"] == 4 and jobs["demo_figure"] == 1
 
     for args in (("--configfile", str(mine)), ()):  # --config applies over either
         proc, _ = _dry_run(root, *args, "--config", "seed=not-a-number")
