@@ -76,9 +76,6 @@ def _test_ids(n: int, test_share: float) -> set[int]:
     return set(range(n - max(2, round(test_share * n)), n))
 
 
-#: the new face's render resolution as a fraction of its size in the frame: Celeb-DF's
-
-
 def write_ffpp(root: Path, people: list[Identity], opts: DemoOptions) -> int:
     """FF++ layout: originals, the four methods' fakes of each pair (both ways), splits."""
     rng = np.random.default_rng([opts.seed, 1])

@@ -247,10 +247,11 @@ def reenact(
     return np.stack(out), np.stack(masks)
 
 
-#: improved synthesis renders 256 px faces, DFDC's autoencoders mostly 128 px, each
-#: pasted onto larger faces (scaled to the demo's 256-px frames); FF++ FaceSwap is
+#: the new face's render resolution as a fraction of its size in the frame: Celeb-DF's
+#: improved synthesis renders 256 px faces, pasted onto larger faces (scaled to the
+#: demo's 256-px frames); DFDC's methods: :data:`DFDC_RENDER`; FF++ FaceSwap is
 #: graphics-based and projects the source texture at the frame's resolution
-RENDER = {"celebdf": 0.75, "dfdc": 0.5}
+RENDER = {"celebdf": 0.75}
 
 
 #: FF++ demo methods, each modelled on its real counterpart's artifact
