@@ -26,6 +26,7 @@ def test_default_plan_holds_every_stage_of_the_demo():
         "resources/demo/celebdf",
         "resources/demo/dfdc",
         "resources/demo/ffpp",
+        "resources/demo/selfblend",
     ]
     assert plan.main_experiments == ["ffpp", "celebdf", "dfdc"]
     # the ablation base row reads the celebdf experiment: it is not trained twice
@@ -43,6 +44,19 @@ def test_default_plan_holds_every_stage_of_the_demo():
     assert ("jpeg", "50") in plan.clip_grid and ("compression", "30") not in plan.clip_grid
     assert plan.interpreted == ["ffpp", "celebdf", "dfdc"]
     assert plan.training_figures["ablations"].endswith("training_curves_ablations.png")
+
+
+def test_a_demo_set_is_named_by_its_root_and_written_in_its_own_layout():
+    config = copy.deepcopy(DEFAULT)
+    config["datasets"]["selfblend_demo"]["layout"] = "ffpp"
+    with pytest.raises(PlanError, match="selfblend is written in the folder layout"):
+        make_plan(config)
+    config = copy.deepcopy(DEFAULT)
+    config["datasets"]["selfblend_demo"]["root"] = "resources/demo/blends"
+    with pytest.raises(PlanError, match="resources/demo/<set>, <set> one of"):
+        make_plan(config)
+    opts = DemoOptions(identities=10)
+    assert expected_videos("selfblend", opts) == {"train": 0, "val": 0, "test": 9}
 
 
 def test_the_costliest_training_has_the_highest_priority_and_data_ranks_above_all():
