@@ -1,6 +1,8 @@
 """What a demo-size training step and inference batch cost on this CPU, per memory layout
-of the entry flow (NCHW, the authors' layout; NHWC, ours) and per precision (fp32; bf16
-autocast, which ``train.precision: auto`` picks where the CPU computes bf16 natively).
+of the entry flow (NCHW, the authors' layout; NHWC, ours), per attention path (sdpa:
+``F.scaled_dot_product_attention``; explicit: softmax(q k^T) v, which CPU training in
+bf16 takes) and per precision (fp32; bf16 autocast, which ``train.precision: auto``
+picks where the CPU computes bf16 natively).
 
 The model is the default config's (config/config.yaml, CPU-sized); one process, one
 thread by default (the workflow trains two 1-thread jobs side by side on 2 cores);
@@ -44,10 +46,11 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(cfg: ModelConfig, layout: str, dtype, args) -> dict:
+def measure(cfg: ModelConfig, layout: str, attention: str, dtype, args) -> dict:
     torch.manual_seed(0)
     model = ISTVT(cfg)
     model.set_channels_last(layout == "NHWC")
+    model.set_attention_impl(attention)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     t, s = cfg.sequence_length, cfg.image_size
     x = torch.randn(args.train_batch, t, 3, s, s)
@@ -77,6 +80,7 @@ def measure(cfg: ModelConfig, layout: str, dtype, args) -> dict:
         diff = float((infer().float() - ref).abs().max())
     return {
         "layout": layout,
+        "attention": attention,
         "precision": "bf16" if dtype is not None else "fp32",
         "train clips/s": args.train_batch / train_s,
         "inference clips/s": args.eval_batch / eval_s,
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ModelConfig.from_dict(section)
     native = cpu_has_native_bf16()
     dtypes = [None] + ([torch.bfloat16] if native or args.bf16 else [])
-    rows = [measure(cfg, layout, d, args) for d in dtypes for layout in ("NCHW", "NHWC")]
+    paths = (("NCHW", "sdpa"), ("NHWC", "sdpa"), ("NHWC", "explicit"))
+    rows = [measure(cfg, layout, attention, d, args) for d in dtypes for layout, attention in paths]
     table = pd.DataFrame(rows)
     base = table.iloc[0]
     table["train vs NCHW fp32"] = table["train clips/s"] / base["train clips/s"]
@@ -108,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             cpu_line(),
             f"torch {torch.__version__}, {args.threads} thread(s); native bf16: {native}; "
-            f"train.precision auto -> {'bf16' if auto is not None else 'fp32'}, NHWC",
+            f"train.precision auto -> {'bf16' if auto is not None else 'fp32'}, NHWC, "
+            f"{'explicit' if auto is not None else 'sdpa'} attention",
             f"model: config/config.yaml ({cfg.num_layers} blocks, {cfg.embed_dim}-d, "
             f"T={cfg.sequence_length}, {cfg.image_size}x{cfg.image_size}); training step "
             f"batch {args.train_batch} (AdamW), inference batch {args.eval_batch}; median of "

@@ -412,3 +412,17 @@ def test_clock_stops_before_the_time_limit_and_on_signals():
     finally:
         signal.signal(signal.SIGUSR1, previous)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_cpu_training_attention_path_follows_the_precision(data, precision):
+    """bf16 on a CPU trains through the explicit softmax path (the fused one is slow to
+    differentiate there: benchmarks/demo_step.py); fp32 keeps the fused path."""
+    from istvt import distributed
+    from istvt.model.attention import Attention
+    from istvt.train import _setup
+
+    cfg = replace(CFG, precision=precision)
+    run = _setup(tiny_config(), cfg, data[0], data[1], torch.device("cpu"), distributed.current())
+    fused = {m.fused for m in run.model.modules() if isinstance(m, Attention)}
+    assert fused == {precision == "fp32"}
