@@ -12,10 +12,12 @@ from istvt.data.demo import (
     FFPP_METHODS,
     KIND_SELF_BLEND,
     KINDS_FILE,
+    PHOTOS,
     DemoOptions,
     generate_demo,
     load_kinds,
     load_mask,
+    photograph,
 )
 from istvt.data.faces import FaceOptions
 from istvt.data.manifest import build_manifest
@@ -177,6 +179,21 @@ def test_the_dfdc_demo_records_the_method_of_every_fake(demo):
     assert table.gain.between(0.85, 1.15).all() and table.scale.between(0.96, 1.04).all()
     assert set(table["filter"]) <= {"blur", "sharpen"}
     assert pd.read_csv(root / "dfdc" / KINDS_FILE)[["hue", "gain", "filter"]].isna().all().all()
+    # whose recording each fake alters and whose face it shows
+    assert (table.target == table.source).all()  # a self-blend: the person's own face
+    dfdc_kinds = pd.read_csv(root / "dfdc" / KINDS_FILE)
+    people = {f"person{k:02d}" for k in range(OPTS.identities)}
+    assert set(dfdc_kinds.target) <= people
+    assert (dfdc_kinds.target != dfdc_kinds.source).all()
+    nobody = dfdc_kinds.kind == "StyleGAN"
+    assert dfdc_kinds.source[nobody].str.startswith("nobody-").all()
+    assert set(dfdc_kinds.source[~nobody]) <= people
+
+
+def test_each_face_names_the_photograph_it_was_made_from():
+    assert [photograph(f"person{k:02d}") for k in range(4)] == [*PHOTOS, *PHOTOS]
+    assert photograph("nobody-person00-person02") == PHOTOS[0]
+    assert photograph("nobody-person03-person04") == "both"
 
 
 def test_each_dfdc_method_changes_its_original_inside_its_mask(demo):

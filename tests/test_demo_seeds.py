@@ -63,3 +63,35 @@ def test_dfdc_demo_fakes_are_scored_per_kind(demo_seeds):
     aucs = demo_seeds.method_aucs(demo_seeds.with_kinds(predictions, kinds))
     assert aucs == pytest.approx({"swap": 100.0, "self-blend": 75.0})
     assert demo_seeds.with_kinds(predictions, {}) is predictions
+
+
+def test_fakes_by_photo_splits_each_kind_by_the_photographs_of_its_people():
+    """benchmarks/fakes_by_photo.py: AUCs by hand on two reals and four fakes."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import fakes_by_photo
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    predictions = pd.DataFrame(
+        {
+            "video_id": ["r0", "r1", "test/a", "test/b", "test/c", "test/d"],
+            "label": [0, 0, 1, 1, 1, 1],
+            "score": [0.2, 0.6, 0.9, 0.4, 0.1, 0.7],
+        }
+    )
+    kinds = pd.DataFrame(
+        {
+            "video": ["test/a.mp4", "test/b.mp4", "test/c.mp4", "test/d.mp4"],
+            "kind": ["DF-128", "DF-128", "DF-128", "StyleGAN"],
+            "target": ["person00", "person00", "person01", "person01"],
+            # same photograph (even indices), the other one, same, a face of both
+            "source": ["person02", "person01", "person03", "nobody-person02-person03"],
+        }
+    )
+    table = fakes_by_photo.table(predictions, kinds).set_index(["kind", "pairing"])
+    # same photograph: fakes 0.9 and 0.1 against reals 0.2, 0.6: 2 of 4 pairs won
+    assert table.loc[("DF-128", "same photograph"), "AUC %"] == pytest.approx(50.0)
+    assert table.loc[("DF-128", "same photograph"), "fakes"] == 2
+    assert table.loc[("DF-128", "other photograph"), "AUC %"] == pytest.approx(50.0)  # 0.4
+    assert table.loc[("StyleGAN", "both photographs"), "AUC %"] == pytest.approx(100.0)
+    assert table.loc[("all", "same photograph"), "fakes"] == 2

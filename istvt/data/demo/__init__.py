@@ -30,6 +30,7 @@ from istvt.data.demo.layouts import (
     DEMO_LAYOUTS,
     KIND_SELF_BLEND,
     KINDS_FILE,
+    KINDS_PEOPLE,
     SELF_BLEND_DRAWS,
     WRITERS,
     expected_videos,
@@ -52,6 +53,7 @@ from istvt.data.demo.methods import (
 from istvt.data.demo.options import REFERENCE_SIZE, DemoOptions
 from istvt.data.demo.people import (
     CANVAS,
+    PHOTOS,
     FaceWarp,
     Footage,
     Identity,
@@ -60,6 +62,7 @@ from istvt.data.demo.people import (
     draw_motion,
     film,
     make_identities,
+    photograph,
     render_frames,
     warp_triangles,
 )
@@ -70,7 +73,9 @@ __all__ = [
     "DFDC_METHODS",
     "FFPP_METHODS",
     "KINDS_FILE",
+    "KINDS_PEOPLE",
     "KIND_SELF_BLEND",
+    "PHOTOS",
     "REFERENCE_SIZE",
     "RENDER",
     "SELF_BLEND_DRAWS",
@@ -88,6 +93,7 @@ __all__ = [
     "ffpp_fake",
     "film",
     "generate_demo",
+    "photograph",
     "load_kinds",
     "load_mask",
     "make_identities",

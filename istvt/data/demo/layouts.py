@@ -170,10 +170,13 @@ KINDS_FILE = "kinds.csv"
 KIND_SELF_BLEND = "self-blend"
 #: what :func:`self_blend` drew for each self-blend, columns of :data:`KINDS_FILE`
 SELF_BLEND_DRAWS = ("hue", "saturation", "gain", "scale", "filter")
+#: whose recording each fake alters and whose face it shows (:class:`Identity` names;
+#: the two photographs the people come from: :func:`~.people.photograph`)
+KINDS_PEOPLE = ("target", "source")
 
 
 def _write_kinds(root: Path, rows: list[list]) -> None:
-    header = ",".join(["video", "kind", *SELF_BLEND_DRAWS])
+    header = ",".join(["video", "kind", *SELF_BLEND_DRAWS, *KINDS_PEOPLE])
     lines = [",".join(map(str, row)) for row in rows]
     (root / KINDS_FILE).write_text(header + "\n" + "\n".join(lines) + "\n")
 
@@ -215,12 +218,15 @@ def write_dfdc(root: Path, people: list[Identity], opts: DemoOptions) -> int:
         videos += 1
         for k in range(opts.fakes_per_real):
             method = DFDC_METHODS[(i * opts.fakes_per_real + k) % len(DFDC_METHODS)]
-            frames, masks = dfdc_fake(method, clip, dfdc_source(method, people, i, k), rng)
+            source = dfdc_source(method, people, i, k)
+            frames, masks = dfdc_fake(method, clip, source, rng)
             fake = next(names)
             path = folder / fake
             write_video(path, frames, opts.fps, opts.dfdc_crf)
             _save_mask(root, path, masks)
-            kinds.append([path.relative_to(root).as_posix(), method] + [""] * 5)
+            video = path.relative_to(root).as_posix()
+            blank = [""] * len(SELF_BLEND_DRAWS)
+            kinds.append([video, method, *blank, person.name, source.name])
             videos += 1
             if i in test_ids:
                 labels.append(f"{fake},1")
@@ -253,7 +259,8 @@ def write_selfblend(root: Path, people: list[Identity], opts: DemoOptions) -> in
             write_video(path, frames, opts.fps, opts.dfdc_crf)
             _save_mask(root, path, masks)
             video = path.relative_to(root).as_posix()
-            kinds.append([video, KIND_SELF_BLEND] + [drawn[c] for c in SELF_BLEND_DRAWS])
+            draws = [drawn[c] for c in SELF_BLEND_DRAWS]
+            kinds.append([video, KIND_SELF_BLEND, *draws, people[i].name, people[i].name])
             videos += 1
     _write_kinds(root, kinds)
     return videos

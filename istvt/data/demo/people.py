@@ -110,6 +110,19 @@ class Identity:
     points: np.ndarray  # (68, 2) landmarks in the canvas
 
 
+#: the photographs the demo's people are made from, in turn (person k: ``PHOTOS[k % 2]``)
+PHOTOS = ("grace_hopper", "astronaut")
+
+
+def photograph(name: str) -> str:
+    """The photograph a demo face was made from, by its :class:`Identity` name: one of
+    :data:`PHOTOS`, or ``"both"`` for a face of nobody made of one person of each."""
+    if name.startswith("nobody-"):
+        found = {photograph(part) for part in name.removeprefix("nobody-").split("-")}
+        return found.pop() if len(found) == 1 else "both"
+    return PHOTOS[int(name.removeprefix("person")) % len(PHOTOS)]
+
+
 def make_identities(count: int, seed: int) -> list[Identity]:
     """``count`` demo people, each a coherent portrait of its own
     (:mod:`istvt.data.portraits`): a face taken from one of the two photographs
@@ -125,7 +138,7 @@ def make_identities(count: int, seed: int) -> list[Identity]:
     rng = np.random.default_rng([seed, 7])
     people = []
     for k in range(count):
-        image, pts = bases[k % 2]
+        image, pts = bases[k % len(PHOTOS)]
         if (k // 2) % 2 == 1:  # mirrored: asymmetries change sides
             image = image[:, ::-1].copy()
             pts = pts.copy()
