@@ -132,8 +132,12 @@ def _clips_per_video(plan, dataset: str, length: int) -> int:
     return usable if k == "all" else min(k, usable)
 
 
-def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: str) -> dict:
-    """Per stage: core-hours on this CPU class, GPU-hours on ``gpu``, and disk."""
+def estimate(
+    plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: str, calibrate: bool = True
+) -> dict:
+    """Per stage: core-hours on this CPU class, GPU-hours on ``gpu``, and disk.
+    ``calibrate``: scale each stage's core-hours by the class's ``calibration`` (what a
+    whole run's jobs took against these rates: benchmarks/plan_check.py), where measured."""
     cls = cpu_class(flags)
     cpu = rates["cpus"][cls if cls in rates["cpus"] else "avx2"]
     gpu_rates = rates["gpus"][gpu]
@@ -231,6 +235,11 @@ def estimate(plan, videos: dict[str, dict], rates: dict, flags: set[str], gpu: s
             "infer",
         )
         stages["relevance maps"].jobs += 1
+    factors = cpu.get("calibration", {}) if calibrate else {}
+    for stage, factor in factors.items():
+        stages[stage].core_h *= factor
+    for training in trainings.values():
+        training["core_h"] *= factors.get("training", 1.0)
     return {
         "cpu_class": cls,
         "cpu": cpu,
@@ -261,9 +270,14 @@ def cores() -> int:
 
 
 def plan_summary(
-    config: dict, source: str, gpu: str = "H200", time_limit_minutes: float | None = None
+    config: dict,
+    source: str,
+    gpu: str = "H200",
+    time_limit_minutes: float | None = None,
+    calibrate: bool = True,
 ) -> dict:
-    """Everything ``istvt plan`` prints, as plain data (``--json``)."""
+    """Everything ``istvt plan`` prints, as plain data (``--json``); ``calibrate``: see
+    :func:`estimate`."""
     from istvt.plan import make_plan, read_datasets, split_problems, validate_schema
 
     validate_schema(config)
@@ -279,7 +293,7 @@ def plan_summary(
     if gpu not in rates["gpus"]:
         raise ValueError(f"--gpu {gpu!r}: measured GPUs are {', '.join(rates['gpus'])}")
     flags = cpu_flags()
-    cost = estimate(plan, videos, rates, flags, gpu)
+    cost = estimate(plan, videos, rates, flags, gpu, calibrate)
     n_cores = cores()
     return {
         "config": source,
@@ -303,6 +317,7 @@ def plan_summary(
                 "class": cost["cpu_class"],
                 "cores": n_cores,
                 "rates_from": cost["cpu"]["machine"],
+                "calibrated": bool(calibrate and cost["cpu"].get("calibration")),
             },
             "gpu": {"name": gpu, "rates_from": cost["gpu"]["machine"]},
             "stages": {
@@ -385,7 +400,9 @@ def format_plan(s: dict) -> str:
     lines += [
         "",
         f"Estimated cost: this CPU ({c['cpu']['class']} class, {c['cpu']['cores']} cores; rates "
-        f"of {c['cpu']['rates_from']}) and one {c['gpu']['name']} ({c['gpu']['rates_from']})",
+        f"of {c['cpu']['rates_from']}"
+        f"{', calibrated on a whole run' if c['cpu'].get('calibrated') else ''}) and one "
+        f"{c['gpu']['name']} ({c['gpu']['rates_from']})",
         "",
         f"| stage | jobs | CPU core-hours | CPU wall on {c['cpu']['cores']} cores (ideal) | "
         f"{c['gpu']['name']} GPU-hours |",

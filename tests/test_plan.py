@@ -247,3 +247,26 @@ def test_the_plan_gives_each_trainings_wall_time_and_its_jobs_under_a_time_limit
         assert (t["gpu_jobs"] - 1) * usable < t["gpu_wall_hours"] <= t["gpu_jobs"] * usable
     longest = max(trainings.values(), key=lambda t: t["gpu_wall_hours"])
     assert longest["gpu_jobs"] >= 1 and longest["cpu_jobs"] > longest["gpu_jobs"]
+
+
+def test_a_cpu_class_calibration_scales_its_stages_and_trainings(monkeypatch):
+    """Each stage's core-hours times the class's measured factor (benchmarks/plan_check.py);
+    without a calibration, or with calibrate=False, the rates alone."""
+    from istvt import cost
+
+    rates = cost.load_rates()
+    for entry in rates["cpus"].values():
+        entry["calibration"] = {"training": 2.0, "evaluation": 0.5}
+    monkeypatch.setattr(cost, "load_rates", lambda *a: copy.deepcopy(rates))
+    raw = cost.plan_summary(copy.deepcopy(DEFAULT), "raw", calibrate=False)
+    scaled = cost.plan_summary(copy.deepcopy(DEFAULT), "scaled")
+    assert scaled["cost"]["cpu"]["calibrated"] and not raw["cost"]["cpu"]["calibrated"]
+    before, after = raw["cost"]["stages"], scaled["cost"]["stages"]
+    for stage, factor in {"training": 2.0, "evaluation": 0.5, "relevance maps": 1.0}.items():
+        assert after[stage]["cpu_core_hours"] == pytest.approx(
+            factor * before[stage]["cpu_core_hours"], rel=0.01, abs=1e-3
+        )
+    for name, training in scaled["trainings"].items():
+        assert training["cpu_wall_hours"] == pytest.approx(
+            2.0 * raw["trainings"][name]["cpu_wall_hours"], rel=0.01
+        )
