@@ -32,7 +32,7 @@ from istvt.data.dataset import model_input, split_dataset  # noqa: E402
 from istvt.data.manifest import read_manifest  # noqa: E402
 from istvt.inference import resolve_precision  # noqa: E402
 from istvt.model import ISTVT  # noqa: E402
-from istvt.train import make_optimizer, seed_everything  # noqa: E402
+from istvt.train import make_optimizer, seed_everything, training_attention  # noqa: E402
 
 
 def main() -> None:
@@ -48,8 +48,6 @@ def main() -> None:
     exp = config["experiments"][args.experiment]
     model_cfg = ModelConfig.from_dict({**config["model"], **exp.get("model", {})})
     cfg = TrainConfig.from_dict({**config["train"], **exp.get("train", {})})
-    if model_cfg.readout != "cls" or model_cfg.attention == "factorised_encoder":
-        raise SystemExit("epoch_profile times the cls readout of a one-stack model")
     dataset = exp["dataset"]
     manifest = read_manifest(args.run / "results" / "manifests" / f"{dataset}.csv")
     faces = args.run / "results" / "faces" / dataset
@@ -59,6 +57,7 @@ def main() -> None:
     device = torch.device("cpu")
     amp = resolve_precision(cfg.precision, device)
     model = ISTVT(model_cfg)
+    model.set_attention_impl(training_attention(device, amp))
     opt = make_optimizer(model, cfg)
     autocast = torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None)
     parts = dict.fromkeys(("loading", "entry flow", "transformer", "backward", "optimiser"), 0.0)
@@ -78,10 +77,8 @@ def main() -> None:
             b = x.shape[0]
             feats = model._entry_flow(x.flatten(0, 1))
             t2 = time.perf_counter()
-            tokens = model.tokens_from_features(feats, b)
-            for blk in model.blocks:
-                tokens = model._block(blk, tokens)
-            logits = model.head(model.head_norm(model.norm(tokens)[:, 0, 0])).squeeze(-1)
+            pooled = model.forward_tokens(model.tokens_from_features(feats, b))
+            logits = model.head(model.head_norm(pooled)).squeeze(-1)
         t3 = time.perf_counter()
         loss = F.binary_cross_entropy_with_logits(logits.float(), y)
         opt.zero_grad(set_to_none=True)

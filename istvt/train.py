@@ -314,6 +314,15 @@ def _check_inputs(cfg: TrainConfig, train_set, val_set, world) -> int:
     return cfg.batch_size // world.size
 
 
+def training_attention(device: torch.device, amp_dtype: torch.dtype | None) -> str:
+    """The attention path a training takes (:meth:`ISTVT.set_attention_impl`). PyTorch's
+    fused CPU attention is slow to differentiate in bf16 on the demo's short token rows
+    (17 positions, 7 rows): the explicit softmax path trains 1.18x faster there, and no
+    faster in fp32 (benchmarks/demo_step.py). A rule, not a timing: the same run takes
+    the same path on every CPU."""
+    return "explicit" if device.type == "cpu" and amp_dtype is not None else "sdpa"
+
+
 def _setup(model_cfg, cfg: TrainConfig, train_set, val_set, device, world) -> _Run:
     """Seeded model (NHWC entry flow), optimiser, loss scaler, class weight, and the
     signature a resumable state must match."""
@@ -324,12 +333,7 @@ def _setup(model_cfg, cfg: TrainConfig, train_set, val_set, device, world) -> _R
     amp_dtype = resolve_precision(cfg.precision, device)
     model = ISTVT(model_cfg).to(device)
     model.set_activation_checkpointing(cfg.activation_checkpointing)
-    if device.type == "cpu" and amp_dtype is not None:
-        # PyTorch's fused CPU attention is slow to differentiate in bf16 on the demo's
-        # short token rows (17 positions, 7 rows): the explicit softmax path trains
-        # 1.18x faster there, and no faster in fp32 (benchmarks/demo_step.py). A rule,
-        # not a timing: the same run takes the same path on every CPU
-        model.set_attention_impl("explicit")
+    model.set_attention_impl(training_attention(device, amp_dtype))
     if world.distributed and cfg.sync_batchnorm:
         # before the optimizer is made: the conversion replaces the BatchNorm parameters
         model = distributed.synchronise_batchnorm(model, device)

@@ -225,7 +225,11 @@ class ISTVT(nn.Module):
 
     def forward_features(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H, W) -> (B, C) pooled representation fed to the head."""
-        x = self.tokens(frames)
+        return self.forward_tokens(self.tokens(frames))
+
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, R, P, C) token grid (:meth:`tokens`) -> (B, C): the transformer blocks,
+        the final norm and the variant's readout."""
         for blk in self.blocks:
             x = self._block(blk, x)
         x = self.norm(x)
