@@ -237,7 +237,8 @@ def estimate(
         stages["relevance maps"].jobs += 1
     factors = cpu.get("calibration", {}) if calibrate else {}
     for stage, factor in factors.items():
-        stages[stage].core_h *= factor
+        if stage in stages:  # a plan without demo data sets has no "demo data" stage
+            stages[stage].core_h *= factor
     for training in trainings.values():
         training["core_h"] *= factors.get("training", 1.0)
     return {

@@ -256,13 +256,14 @@ def test_a_cpu_class_calibration_scales_its_stages_and_trainings(monkeypatch):
 
     rates = cost.load_rates()
     for entry in rates["cpus"].values():
-        entry["calibration"] = {"training": 2.0, "evaluation": 0.5}
+        entry["calibration"] = {"demo data": 3.0, "training": 2.0, "evaluation": 0.5}
     monkeypatch.setattr(cost, "load_rates", lambda *a: copy.deepcopy(rates))
     raw = cost.plan_summary(copy.deepcopy(DEFAULT), "raw", calibrate=False)
     scaled = cost.plan_summary(copy.deepcopy(DEFAULT), "scaled")
     assert scaled["cost"]["cpu"]["calibrated"] and not raw["cost"]["cpu"]["calibrated"]
     before, after = raw["cost"]["stages"], scaled["cost"]["stages"]
-    for stage, factor in {"training": 2.0, "evaluation": 0.5, "relevance maps": 1.0}.items():
+    expected = {"demo data": 3.0, "training": 2.0, "evaluation": 0.5, "relevance maps": 1.0}
+    for stage, factor in expected.items():
         assert after[stage]["cpu_core_hours"] == pytest.approx(
             factor * before[stage]["cpu_core_hours"], rel=0.01, abs=1e-3
         )
@@ -270,3 +271,6 @@ def test_a_cpu_class_calibration_scales_its_stages_and_trainings(monkeypatch):
         assert training["cpu_wall_hours"] == pytest.approx(
             2.0 * raw["trainings"][name]["cpu_wall_hours"], rel=0.01
         )
+    # a plan with no demo data sets has no "demo data" stage to scale
+    paper = cost.plan_summary(copy.deepcopy(PAPER), "paper")["cost"]["stages"]
+    assert "demo data" not in paper
