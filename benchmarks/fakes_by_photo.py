@@ -42,27 +42,14 @@ def table(predictions: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
     if fakes.kind.isna().any():
         missing = fakes.video_id[fakes.kind.isna()].iloc[0]
         raise SystemExit(f"{missing}: a fake with no row in {KINDS_FILE}; wrong demo root?")
-    rows = []
-    for (kind, pair), group in fakes.groupby(["kind", "pairing"]):
+
+    def row(kind: str, pair: str, group: pd.DataFrame) -> dict:
         both = pd.concat([reals, group])
-        rows.append(
-            {
-                "kind": kind,
-                "pairing": pair,
-                "fakes": len(group),
-                "AUC %": 100 * roc_auc_score(both.label, both.score),
-            }
-        )
-    for pair, group in fakes.groupby("pairing"):
-        both = pd.concat([reals, group])
-        rows.append(
-            {
-                "kind": "all",
-                "pairing": pair,
-                "fakes": len(group),
-                "AUC %": 100 * roc_auc_score(both.label, both.score),
-            }
-        )
+        auc = 100 * roc_auc_score(both.label, both.score)
+        return {"kind": kind, "pairing": pair, "fakes": len(group), "AUC %": auc}
+
+    rows = [row(kind, pair, g) for (kind, pair), g in fakes.groupby(["kind", "pairing"])]
+    rows += [row("all", pair, g) for pair, g in fakes.groupby("pairing")]
     return pd.DataFrame(rows)
 
 
