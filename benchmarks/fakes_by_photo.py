@@ -15,12 +15,11 @@ against one kind's fakes of one pairing, and how many fakes it holds.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from istvt.data.demo import KINDS_FILE, photograph
+from istvt.data.demo import KINDS_FILE, photograph, read_kinds
 
 
 def pairing(target: str, source: str) -> str:
@@ -32,9 +31,9 @@ def pairing(target: str, source: str) -> str:
 
 
 def table(predictions: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
+    """``kinds``: :func:`istvt.data.demo.read_kinds`'s rows as a table."""
     kinds = kinds.assign(
-        video_id=kinds.video.str.replace(r"\.[^./]+$", "", regex=True),
-        pairing=[pairing(t, s) for t, s in zip(kinds.target, kinds.source, strict=True)],
+        pairing=[pairing(t, s) for t, s in zip(kinds.target, kinds.source, strict=True)]
     )
     scored = predictions.merge(kinds[["video_id", "kind", "pairing"]], on="video_id", how="left")
     reals = scored[scored.label == 0]
@@ -55,7 +54,7 @@ def table(predictions: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
 
 def main(predictions: str, root: str) -> int:
     scores = pd.read_csv(predictions)
-    kinds = pd.read_csv(Path(root) / KINDS_FILE)
+    kinds = pd.DataFrame(read_kinds(root))
     if "source" not in kinds:
         raise SystemExit(f"{root}/{KINDS_FILE} has no source column: regenerate the demo data")
     reals = int((scores.label == 0).sum())

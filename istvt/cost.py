@@ -236,6 +236,11 @@ def estimate(
         )
         stages["relevance maps"].jobs += 1
     factors = cpu.get("calibration", {}) if calibrate else {}
+    unknown = set(factors) - set(names)
+    if unknown:
+        raise ValueError(
+            f"istvt/rates.yaml: calibration of {cls}: unknown stages {sorted(unknown)}"
+        )
     for stage, factor in factors.items():
         if stage in stages:  # a plan without demo data sets has no "demo data" stage
             stages[stage].core_h *= factor

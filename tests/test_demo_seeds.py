@@ -81,7 +81,7 @@ def test_fakes_by_photo_splits_each_kind_by_the_photographs_of_its_people():
     )
     kinds = pd.DataFrame(
         {
-            "video": ["test/a.mp4", "test/b.mp4", "test/c.mp4", "test/d.mp4"],
+            "video_id": ["test/a", "test/b", "test/c", "test/d"],
             "kind": ["DF-128", "DF-128", "DF-128", "StyleGAN"],
             "target": ["person00", "person00", "person01", "person01"],
             # same photograph (even indices), the other one, same, a face of both

@@ -274,3 +274,8 @@ def test_a_cpu_class_calibration_scales_its_stages_and_trainings(monkeypatch):
     # a plan with no demo data sets has no "demo data" stage to scale
     paper = cost.plan_summary(copy.deepcopy(PAPER), "paper")["cost"]["stages"]
     assert "demo data" not in paper
+    # a misspelt stage is an error, not a factor silently unused
+    for entry in rates["cpus"].values():
+        entry["calibration"] = {"trainng": 2.0}
+    with pytest.raises(ValueError, match="unknown stages"):
+        cost.plan_summary(copy.deepcopy(DEFAULT), "typo")

@@ -37,6 +37,7 @@ from istvt.data.demo.layouts import (
     generate_demo,
     load_kinds,
     load_mask,
+    read_kinds,
     write_video,
 )
 from istvt.data.demo.methods import (
@@ -94,6 +95,7 @@ __all__ = [
     "film",
     "generate_demo",
     "photograph",
+    "read_kinds",
     "load_kinds",
     "load_mask",
     "make_identities",

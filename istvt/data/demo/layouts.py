@@ -271,11 +271,19 @@ def load_kinds(root: str | Path) -> dict[str, str]:
     :data:`DFDC_METHODS`; the self-blend set: :data:`KIND_SELF_BLEND`) by manifest video
     id (the path inside the root, no suffix); empty where the file is absent (data sets
     not made by the demo)."""
+    return {r["video_id"]: r["kind"] for r in read_kinds(root)}
+
+
+def read_kinds(root: str | Path) -> list[dict[str, str]]:
+    """The rows of a demo data set's :data:`KINDS_FILE`, each with its manifest
+    ``video_id`` (the path inside the root, no suffix); empty where the file is absent."""
     path = Path(root) / KINDS_FILE
     if not path.is_file():
-        return {}
+        return []
     with path.open(newline="") as fh:
-        return {str(Path(r["video"]).with_suffix("")): r["kind"] for r in csv.DictReader(fh)}
+        return [
+            {**r, "video_id": str(Path(r["video"]).with_suffix(""))} for r in csv.DictReader(fh)
+        ]
 
 
 WRITERS = {
