@@ -100,3 +100,84 @@ def video_scores(clips: pd.DataFrame) -> pd.DataFrame:
         .agg(label=("label", "first"), score=("score", "mean"), clips=("score", "size"))
         .reset_index()
     )
+
+
+# ---------------------------------------------------------------- paired ROC comparison
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks along the last axis, ties sharing their mean rank."""
+    from scipy.stats import rankdata
+
+    return rankdata(x, axis=-1)
+
+
+def delong(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs of several scorers of the same items and the covariance of their estimates
+    (DeLong, DeLong & Clarke-Pearson 1988, in the midrank form of Sun & Xu 2014).
+
+    ``labels``: 0/1 per item, both present; ``scores``: (scorers, items). Returns
+    (aucs of shape (scorers,), covariance of shape (scorers, scorers)). Ties count one
+    half, as in the Mann-Whitney statistic and scikit-learn's ``roc_auc_score``.
+    """
+    labels = np.asarray(labels)
+    scores = np.atleast_2d(np.asarray(scores, dtype=float))
+    if scores.shape[-1] != labels.shape[0]:
+        raise ValueError(
+            f"scores of shape {scores.shape} do not match {labels.shape[0]} labels"
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be 0/1")
+    pos, neg = scores[:, labels == 1], scores[:, labels == 0]
+    m, n = pos.shape[1], neg.shape[1]
+    if m == 0 or n == 0:
+        raise ValueError("DeLong's test needs both classes among the items")
+    ranks_all = _midranks(np.concatenate([pos, neg], axis=1))
+    # placement values: the share of negatives below each positive, and of positives
+    # above each negative (ties one half)
+    v10 = (ranks_all[:, :m] - _midranks(pos)) / n
+    v01 = 1.0 - (ranks_all[:, m:] - _midranks(neg)) / m
+    aucs = v10.mean(axis=1)
+    s10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((len(aucs), len(aucs)))
+    s01 = np.atleast_2d(np.cov(v01)) if n > 1 else np.zeros((len(aucs), len(aucs)))
+    return aucs, s10 / m + s01 / n
+
+
+def paired_auc_test(labels, scores_a, scores_b, level: float = 0.95) -> dict:
+    """DeLong's test of two models' AUCs on the same items.
+
+    ``scores_a`` / ``scores_b``: one row per training seed of each model (or a single
+    row). The contrast is the mean AUC over A's seeds minus the mean over B's, and its
+    variance comes from the covariance of all rows' AUC estimates on the same items, so
+    a pooled comparison over seeds accounts for every seed scoring the same videos.
+    Returns the two mean AUCs, their difference with a ``level`` normal interval, the z
+    statistic and the two-sided p-value. Where the difference has no variance (two
+    identical scorers, or a perfect one against a constant) the interval is the point,
+    and p is 1 for no difference and 0 otherwise.
+    """
+    from scipy.stats import norm
+
+    a = np.atleast_2d(np.asarray(scores_a, dtype=float))
+    b = np.atleast_2d(np.asarray(scores_b, dtype=float))
+    aucs, cov = delong(labels, np.vstack([a, b]))
+    contrast = np.r_[np.full(len(a), 1 / len(a)), np.full(len(b), -1 / len(b))]
+    diff = float(contrast @ aucs)
+    var = float(max(contrast @ cov @ contrast, 0.0))
+    se = var**0.5
+    if se <= 1e-12 * max(1.0, abs(diff)):
+        z = 0.0 if abs(diff) <= 1e-12 else float(np.sign(diff) * np.inf)
+        p = 1.0 if z == 0.0 else 0.0
+        lo = hi = diff
+    else:
+        z = diff / se
+        p = float(2 * norm.sf(abs(z)))
+        half = float(norm.ppf(0.5 + level / 2)) * se
+        lo, hi = diff - half, diff + half
+    return {
+        "auc_a": float(aucs[: len(a)].mean()),
+        "auc_b": float(aucs[len(a) :].mean()),
+        "diff": diff,
+        "diff_lo": float(lo),
+        "diff_hi": float(hi),
+        "z": float(z),
+        "p": p,
+        "items": int(len(np.asarray(labels))),
+    }
