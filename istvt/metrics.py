@@ -121,9 +121,7 @@ def delong(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels)
     scores = np.atleast_2d(np.asarray(scores, dtype=float))
     if scores.shape[-1] != labels.shape[0]:
-        raise ValueError(
-            f"scores of shape {scores.shape} do not match {labels.shape[0]} labels"
-        )
+        raise ValueError(f"scores of shape {scores.shape} do not match {labels.shape[0]} labels")
     if not np.isin(labels, (0, 1)).all():
         raise ValueError("labels must be 0/1")
     pos, neg = scores[:, labels == 1], scores[:, labels == 0]
