@@ -94,6 +94,7 @@ def ablation_experiments(
                 "value": value,
                 "experiment": name,
                 "paper_column": column,
+                "base": cfg == base,  # the full model, which the other rows are tested against
             }
         )
     return experiments, rows

@@ -208,8 +208,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     config = _sections(args.config)
     model_cfg = ModelConfig.from_dict(config.get("model"), where=f"{args.config}: model")
+    first_seed = (config.get("seeds") or [config.get("seed", 0)])[0]  # --option seed=S: another
     train_cfg = TrainConfig.from_dict(
-        {"seed": config.get("seed", 0), **config.get("train", {}), **_parse_options(args.option)}
+        {"seed": first_seed, **config.get("train", {}), **_parse_options(args.option)}
     )
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -309,7 +310,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"{path}: no such config file (run from the checkout's root, or give --configfile)"
         )
-    summary = plan_summary(yaml.safe_load(path.read_text()), str(path), args.gpu, args.time_limit)
+    config = yaml.safe_load(path.read_text())
+    source = str(path)
+    for item in args.config or []:  # as Snakemake's --config: top-level keys, YAML values
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--config {item!r}: expected KEY=VALUE, e.g. seeds=[0,1,2]")
+        config[key] = yaml.safe_load(value)
+        source += f" --config {item}"
+    summary = plan_summary(config, source, args.gpu, args.time_limit)
     print(json.dumps(summary, indent=1) if args.json else format_plan(summary))
     return 0
 
@@ -322,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="what a workflow config runs and costs, before anything runs")
     p.add_argument("--configfile", default="config/config.yaml", help="default: config/config.yaml")
+    p.add_argument(
+        "--config",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override top-level keys as snakemake --config does, e.g. seeds=[0,1,2]",
+    )
     p.add_argument("--gpu", default="H200", help="the measured GPU of the GPU column")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument(
@@ -387,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
     p.add_argument("--device", help="cpu, cuda ... (default: cuda if available)")
-    _add_precision_arg(p)
+    _add_precision_arg(p, "hardware")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -430,21 +445,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="the class the relevance maps explain (default fake, as in the paper)",
     )
     p.add_argument("--clips", type=int, default=4, help="clips per video (default 4)")
-    _add_precision_arg(p)
+    _add_precision_arg(p, "auto")
     p.set_defaults(func=cmd_infer)
     return parser
 
 
-def _add_precision_arg(p: argparse.ArgumentParser) -> None:
+def _add_precision_arg(p: argparse.ArgumentParser, default: str) -> None:
     from istvt.inference import PRECISIONS
 
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="auto",
-        help="fp32; bf16 or fp16 autocast; int8 dynamic quantisation of the linear layers "
-        "(CPU); auto (default): bf16 on a GPU, on a CPU the fastest path measured on this "
-        "machine (once, then cached)",
+        default=default,
+        help=f"fp32; bf16 or fp16 autocast; int8 dynamic quantisation of the linear layers "
+        f"(CPU); hardware: bf16 on a GPU that has it, fp32 on a CPU (never a timing); auto: "
+        f"bf16 on a GPU, on a CPU the fastest path measured on this machine (once, then "
+        f"cached). Default {default}",
     )
 
 

@@ -256,6 +256,10 @@ def estimate(
     }
 
 
+#: the stages a training seed repeats (data and face extraction are shared)
+SEED_STAGES = ("training", "evaluation", "relevance maps")
+
+
 def stop_margin_hours(limit_hours: float) -> float:
     """How long before a job's time limit a training stops (istvt.train.Clock): a tenth
     of the limit, at least 10 s and at most 5 minutes."""
@@ -318,6 +322,22 @@ def plan_summary(
         "missing_roots": [f"datasets.{n}.root" for n in plan.missing_roots],
         "problems": split_problems(plan, manifests),
         "jobs": {**plan.jobs(), "preprocess_shard": plan.shard_jobs(used)},
+        "seeds": {
+            "seeds": plan.seeds,
+            "experiments": len(set(plan.run_names.values())),
+            "trainings": len(plan.experiments),
+            # the stages that run once per seed; data and face extraction run once
+            "core_hours_per_seed": round(
+                sum(cost["stages"][k].core_h for k in SEED_STAGES if k in cost["stages"])
+                / len(plan.seeds),
+                3,
+            ),
+            "gpu_hours_per_seed": round(
+                sum(cost["stages"][k].gpu_h or 0 for k in SEED_STAGES if k in cost["stages"])
+                / len(plan.seeds),
+                3,
+            ),
+        },
         "cost": {
             "cpu": {
                 "class": cost["cpu_class"],
@@ -397,6 +417,15 @@ def format_plan(s: dict) -> str:
         lines += ["", f"Missing roots (set them to your copies): {', '.join(s['missing_roots'])}"]
     for problem in s["problems"]:
         lines += ["", f"Would stop the run: {problem.splitlines()[0]}"]
+    seeds = s["seeds"]
+    lines += [
+        "",
+        f"Training seeds: {', '.join(map(str, seeds['seeds']))}: {seeds['experiments']} "
+        f"experiments and ablation models, {seeds['trainings']} trainings; each seed adds "
+        f"{_hours(seeds['core_hours_per_seed'])} of CPU core time or "
+        f"{_hours(seeds['gpu_hours_per_seed'])} of {s['cost']['gpu']['name']} time (training, "
+        "evaluation, relevance maps; the data and faces are shared)",
+    ]
     lines += ["", "Jobs per rule (a run from scratch; preprocess_shard follows the manifests)", ""]
     lines += ["| rule | jobs |", "|---|---|"]
     lines += [f"| {rule} | {n} |" for rule, n in s["jobs"].items()]

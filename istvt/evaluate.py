@@ -109,13 +109,13 @@ def evaluate(
     provenance: dict | None = None,
     extra: dict | None = None,
     perturbation: tuple[str, float] | None = None,
-    precision: str = "auto",
+    precision: str = "hardware",
 ) -> dict:
     """Score the ``split`` of a preprocessed data set and write predictions + metrics.
 
     ``perturbation`` = (name, level) applies a clip-level robustness perturbation
     (:mod:`istvt.perturb`) to every test clip, seeded by ``seed`` and the clip.
-    ``precision``: auto, fp32, bf16, fp16 or int8 (:mod:`istvt.inference`); the metrics
+    ``precision``: hardware, fp32, bf16, fp16, int8 or auto (:mod:`istvt.inference`); the metrics
     record the path taken (``precision``) and the one asked for.
     """
     level = (perturbation, out_predictions, out_metrics, extra)
@@ -137,7 +137,7 @@ def evaluate_perturbations(
     device: str | None = None,
     provenance: dict | None = None,
     extra: dict | None = None,
-    precision: str = "auto",
+    precision: str = "hardware",
 ) -> list[dict]:
     """:func:`evaluate` under each clip-level perturbation of ``levels`` = [(name, level,
     out_predictions, out_metrics), ...], with the model loaded once: one process scores

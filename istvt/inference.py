@@ -10,8 +10,12 @@ Precision is a user's choice (``--precision`` of ``istvt infer`` / ``istvt evalu
 * ``fp16``: fp16 autocast, GPUs only;
 * ``int8``: dynamic int8 quantisation of the transformer's linear layers (weights
   int8, activations quantised per batch), CPUs only; the classifier head stays fp32;
-* ``auto``: bf16 on a GPU; on a CPU the fastest of fp32, bf16 (where native) and int8,
-  **measured** on the model itself (:func:`measure_paths`, one batch per path) and
+* ``hardware``: chosen by what the device *is*, never by a timing: bf16 on GPUs that
+  compute it, fp32 on every CPU and older GPU (:func:`hardware_precision`). The
+  workflow scores every number that enters a table this way unless the config names a
+  path (``evaluate.precision``), so one checkpoint gets one score on any CPU;
+* ``auto`` (``istvt infer``, never the workflow): bf16 on a GPU; on a CPU the fastest of
+  fp32, bf16 (where native) and int8, **measured** on the model itself (:func:`measure_paths`, one batch per path) and
   cached per machine, torch version and architecture, so the measurement runs once.
   A path must beat fp32 by :data:`AUTO_MARGIN` to be chosen, so timing noise never
   picks a slower one.
@@ -42,8 +46,8 @@ from istvt.metrics import point_metrics, video_scores
 
 log = logging.getLogger(__name__)
 
-#: evaluation precisions: the training ones (autocast dtypes) and int8
-PRECISIONS = (*TRAIN_PRECISIONS, "int8")
+#: evaluation precisions: the training ones (autocast dtypes), int8 and hardware
+PRECISIONS = (*TRAIN_PRECISIONS, "int8", "hardware")
 #: ``auto`` takes a lower precision only when it is at least this much faster than fp32.
 AUTO_MARGIN = 1.1
 #: precision name -> autocast dtype (fp32 and int8 run without autocast)
@@ -58,6 +62,17 @@ def cpu_has_native_bf16() -> bool:
         if check is not None and check():
             return True
     return False
+
+
+def hardware_precision(device: torch.device | str) -> str:
+    """The scoring path a device's kind decides: bf16 on a GPU that computes it, fp32
+    elsewhere. CPUs score in fp32 even with native bf16: it is the reference every CPU
+    reproduces, and bf16 autocast is no faster for inference on the demo models
+    (``benchmarks/precision_paths.py``)."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
 
 
 def int8_available() -> bool:
@@ -128,13 +143,16 @@ def prepare(
     batch_size: int = 16,
 ) -> Scorer:
     """Put ``model`` on ``device`` in eval mode along the ``precision`` path (``auto``:
-    :func:`choose_precision`). The model itself is not changed by int8 (a copy is)."""
+    :func:`choose_precision`, measured; ``hardware``: :func:`hardware_precision`). The
+    model itself is not changed by int8 (a copy is)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = model.to(device).eval()
     if precision == "auto":
         precision = choose_precision(model, device, batch_size)
+    elif precision == "hardware":
+        precision = hardware_precision(device)
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("precision fp16 needs a GPU; use bf16, int8 or fp32 on a CPU")
     if precision == "int8":

@@ -34,7 +34,7 @@ from istvt.report.cells import TABLE1_CELLS, TABLE2_CELLS, parse_cell
 #: where a checkout keeps the schema of a workflow config
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
-EVALUATE_DEFAULTS = {"bootstrap": 1000, "batch_size": 16, "precision": "auto"}
+EVALUATE_DEFAULTS = {"bootstrap": 1000, "batch_size": 16, "precision": "hardware"}
 #: the priority of the data rules (demo data, manifests, face extraction): above every
 #: training's (``Plan.train_priority``), so that the faces a training waits for come first
 DATA_PRIORITY = 100
@@ -50,7 +50,9 @@ class PlanError(ConfigError):
 @dataclass
 class Plan:
     """Everything a config runs. Experiments hold plain dicts (``dataset``,
-    ``methods``, ``test``, ``model``, ``train``) as the workflow's params pass them on."""
+    ``methods``, ``test``, ``model``, ``train``, ``name``, ``seed``) as the workflow's
+    params pass them on, keyed by run: one per configured experiment and training seed
+    (:func:`run_name`)."""
 
     config: dict
     model: ModelConfig
@@ -71,9 +73,19 @@ class Plan:
     interpreted: list[str]
     heatmaps: int
     faithfulness: FaithfulnessConfig
+    seeds: list[int] = field(default_factory=lambda: [0])
     splits_used: dict[str, set] = field(default_factory=dict)
 
     # ------------------------------------------------------------ derived lists
+    def seed_runs(self, name: str) -> dict[int, str]:
+        """A configured experiment (or ablation model) -> {seed: its run}."""
+        return {s: run_name(name, s, self.seeds) for s in self.seeds}
+
+    @property
+    def run_names(self) -> dict[str, str]:
+        """Run -> the experiment it trains (the name in the config)."""
+        return {run: ex["name"] for run, ex in self.experiments.items()}
+
     @property
     def demo_roots(self) -> list[str]:
         return sorted({ds["root"] for ds in self.datasets.values() if ds.get("demo")})
@@ -279,6 +291,68 @@ def _typed(where: str, make):
         raise PlanError(f"{where}: {exc}" if where else str(exc)) from exc
 
 
+def run_name(name: str, seed: int, seeds: list[int]) -> str:
+    """The run of experiment ``name`` with training seed ``seed``: the name itself in a
+    one-seed run (the paths of every earlier release), ``<name>/seed-<seed>`` among
+    several, so that every seed's model, predictions and logs have their own folder."""
+    return name if len(seeds) == 1 else f"{name}/seed-{seed}"
+
+
+def _seeds(config: dict) -> list[int]:
+    if "seeds" in config and "seed" in config and [config["seed"]] != list(config["seeds"]):
+        raise PlanError(
+            f"seed: {config['seed']} and seeds: {list(config['seeds'])} disagree; give seeds "
+            f"only (e.g. --config 'seeds=[{config['seed']}]')"
+        )
+    seeds = [int(s) for s in config.get("seeds", [config.get("seed", 0)])]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise PlanError(f"seeds: {seeds} must list one or more distinct integers")
+    return seeds
+
+
+def _fixed_seeds(config: dict) -> list[str]:
+    """The train sections that fix a seed of their own (``...train.seed``)."""
+    sections = {"train": config.get("train") or {}}
+    sections |= {
+        f"experiments.{n}.train": ex.get("train") or {} for n, ex in config["experiments"].items()
+    }
+    sections["ablations.train"] = (config.get("ablations") or {}).get("train") or {}
+    return [f"{where}.seed" for where, section in sections.items() if "seed" in section]
+
+
+def _per_seed(plan: Plan, seeds: list[int], config: dict) -> None:
+    """Each experiment, ablation row, robustness level and interpreted model once per
+    training seed (in place). With one seed the runs keep the experiments' names, and
+    a ``train.seed`` of an experiment still wins; with several, none may fix its own."""
+    fixed = _fixed_seeds(config)
+    if len(seeds) > 1 and fixed:
+        raise PlanError(
+            f"{fixed[0]} fixes one training seed, but seeds lists {len(seeds)}; leave it out"
+        )
+    plan.seeds = seeds
+    runs = {}
+    for name, ex in plan.experiments.items():
+        for s in seeds:
+            train = {**ex["train"], "seed": ex["train"]["seed"] if len(seeds) == 1 else s}
+            runs[run_name(name, s, seeds)] = {
+                **ex,
+                "train": train,
+                "name": name,
+                "seed": train["seed"],
+            }
+    plan.experiments = runs
+    plan.main_experiments = [run_name(n, s, seeds) for n in plan.main_experiments for s in seeds]
+    plan.ablation_rows = [
+        {**r, "experiment": run_name(r["experiment"], s, seeds), "name": r["experiment"], "seed": s}
+        for r in plan.ablation_rows
+        for s in seeds
+    ]
+    plan.robustness = [
+        (run_name(e, s, seeds), *rest) for e, *rest in plan.robustness for s in seeds
+    ]
+    plan.interpreted = [run_name(e, s, seeds) for e in plan.interpreted for s in seeds]
+
+
 def train_cost(experiment: dict) -> float:
     """A training's relative cost: its epochs (entry-flow stage included) times its
     model's GMACs per clip (a data set's size is not known before its manifest)."""
@@ -293,9 +367,10 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
     missing in ``Plan.missing_roots`` instead of failing (``istvt plan``)."""
     model = _typed("", lambda: ModelConfig.from_dict(config.get("model"), where="config 'model'"))
     demo = _typed("demo", lambda: DemoOptions.from_dict(config.get("demo")))
+    seeds = _seeds(config)
     train = _typed(
         "train",
-        lambda: TrainConfig.from_dict({"seed": config.get("seed", 0), **config.get("train", {})}),
+        lambda: TrainConfig.from_dict({"seed": seeds[0], **config.get("train", {})}),
     )
     preprocess = _typed(
         "preprocess",
@@ -307,6 +382,13 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
             }
         ),
     )
+    evaluate = {**EVALUATE_DEFAULTS, **config.get("evaluate", {})}
+    if evaluate["precision"] == "auto":
+        raise PlanError(
+            "evaluate.precision: auto takes the path measured fastest on the machine at hand, "
+            "so a table's numbers would depend on a timing; use hardware (bf16 on GPUs that "
+            "have it, fp32 on CPUs) or name a path (fp32, bf16, fp16, int8)"
+        )
     datasets, missing = _datasets(config, preprocess, require_roots, demo)
     testsets = {name: {"dataset": name, "methods": None} for name in datasets}
     for name, ts in config.get("testsets", {}).items():
@@ -322,7 +404,7 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
         demo=demo,
         train=train,
         preprocess=preprocess,
-        evaluate={**EVALUATE_DEFAULTS, **config.get("evaluate", {})},
+        evaluate=evaluate,
         threads={**THREADS_DEFAULTS, **config.get("threads", {})},
         gpus={**GPUS_DEFAULTS, **config.get("gpus", {})},
         datasets=datasets,
@@ -337,6 +419,7 @@ def make_plan(config: dict, *, require_roots: bool = True) -> Plan:
         heatmaps=heatmaps,
         faithfulness=faithfulness,
     )
+    _per_seed(plan, _seeds(config), config)
     plan.splits_used = _splits_used(plan)
     return plan
 

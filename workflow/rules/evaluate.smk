@@ -11,7 +11,7 @@ rule evaluate:
     params:
         testset=lambda w: PLAN.testsets[w.testset],
         evaluate=EVALUATE,
-        seed=config.get("seed", 0),
+        seed=lambda w: EXPERIMENTS[w.experiment]["seed"],  # the run's: its bootstrap
         istvt_version=ISTVT_VERSION,
     log:
         "logs/evaluate/{experiment}/{testset}.log",

@@ -54,7 +54,7 @@ if PLAN.clip_grid:
         params:
             testset=lambda w: PLAN.testsets[w.testset],
             evaluate=EVALUATE,
-            seed=config.get("seed", 0),
+            seed=lambda w: EXPERIMENTS[w.experiment]["seed"],  # the run's: its bootstrap
             grid=PLAN.clip_grid,
             istvt_version=ISTVT_VERSION,
         log:
@@ -82,7 +82,7 @@ rule evaluate_perturbed:  # video-level perturbations: their own faces per level
     params:
         testset=lambda w: PLAN.testsets[w.testset],
         evaluate=EVALUATE,
-        seed=config.get("seed", 0),
+        seed=lambda w: EXPERIMENTS[w.experiment]["seed"],  # the run's: its bootstrap
         perturbation=get_perturbation,
         istvt_version=ISTVT_VERSION,
     log:
