@@ -15,8 +15,9 @@ Precision is a user's choice (``--precision`` of ``istvt infer`` / ``istvt evalu
   workflow scores every number that enters a table this way unless the config names a
   path (``evaluate.precision``), so one checkpoint gets one score on any CPU;
 * ``auto`` (``istvt infer``, never the workflow): bf16 on a GPU; on a CPU the fastest of
-  fp32, bf16 (where native) and int8, **measured** on the model itself (:func:`measure_paths`, one batch per path) and
-  cached per machine, torch version and architecture, so the measurement runs once.
+  fp32, bf16 (where native) and int8, **measured** on the model itself
+  (:func:`measure_paths`, one batch per path) and cached per machine, torch version and
+  architecture, so the measurement runs once.
   A path must beat fp32 by :data:`AUTO_MARGIN` to be chosen, so timing noise never
   picks a slower one.
 """

@@ -149,7 +149,8 @@ def paired_auc_test(labels, scores_a, scores_b, level: float = 0.95) -> dict:
     Returns the two mean AUCs, their difference with a ``level`` normal interval, the z
     statistic and the two-sided p-value. Where the difference has no variance (two
     identical scorers, or a perfect one against a constant) the interval is the point,
-    and p is 1 for no difference and 0 otherwise.
+    and p is 1 for no difference and 0 otherwise. The interval is cut to [-1, 1], the
+    range of a difference of AUCs.
     """
     from scipy.stats import norm
 
@@ -168,7 +169,7 @@ def paired_auc_test(labels, scores_a, scores_b, level: float = 0.95) -> dict:
         z = diff / se
         p = float(2 * norm.sf(abs(z)))
         half = float(norm.ppf(0.5 + level / 2)) * se
-        lo, hi = diff - half, diff + half
+        lo, hi = max(diff - half, -1.0), min(diff + half, 1.0)  # an AUC difference
     return {
         "auc_a": float(aucs[: len(a)].mean()),
         "auc_b": float(aucs[len(a) :].mean()),

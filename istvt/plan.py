@@ -338,7 +338,7 @@ def _per_seed(plan: Plan, seeds: list[int], config: dict) -> None:
                 **ex,
                 "train": train,
                 "name": name,
-                "seed": train["seed"],
+                "seed": s,  # the plan's seed (a one-seed run may train with its own)
             }
     plan.experiments = runs
     plan.main_experiments = [run_name(n, s, seeds) for n in plan.main_experiments for s in seeds]

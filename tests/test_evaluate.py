@@ -70,7 +70,7 @@ def test_table1_cells_with_a_method_and_the_paper_beside():
 
     def load(experiment, testset):
         loads.append((experiment, testset))
-        return _predictions()
+        return {0: _predictions()}  # one training seed
 
     spec = {"ffpp_c23/FaceSwap": "m/t/FaceSwap", "ffpp_c23/Deepfakes": "m/t/Deepfakes"}
     df, md = table1(spec, load, bootstrap=20)
@@ -89,17 +89,17 @@ def test_table1_cells_with_a_method_and_the_paper_beside():
 
 
 def test_table2_auc_mean_and_unknown_cells():
-    df, md = table2({"celebdf": "m/t"}, lambda e, t: _predictions(), bootstrap=20)
+    df, md = table2({"celebdf": "m/t"}, lambda e, t: {0: _predictions()}, bootstrap=20)
     # reals 0.1, 0.6 vs fakes 0.9, 0.8, 0.4: 5 of 6 pairs ordered -> 83.3 %
     assert df.set_index("cell").loc["celebdf", "ours_auc"] == 83.3
     assert "| mean | 83.3 (over 1 of 4) | 89.1 |" in md
     with pytest.raises(ValueError, match="unknown cells"):
-        table2({"youtube": "m/t"}, lambda e, t: _predictions())
+        table2({"youtube": "m/t"}, lambda e, t: {0: _predictions()})
 
 
 def test_per_method_auc_against_all_reals_with_recorded_kinds():
     # reals 0.1, 0.6; FaceSwap 0.9, 0.8 (both above both reals); Deepfakes 0.4 (1 of 2)
-    df, md = per_method([("m", "t"), ("n", "t")], lambda e, t: _predictions(), bootstrap=20)
+    df, md = per_method([("m", "t"), ("n", "t")], lambda e, t: {0: _predictions()}, bootstrap=20)
     assert list(df.experiment) == ["m", "m", "n", "n"]  # every evaluation
     by = df[df.experiment == "m"].set_index("method")
     assert by.loc["FaceSwap", "video_auc"] == 100.0 and by.loc["Deepfakes", "video_auc"] == 50.0
@@ -109,10 +109,10 @@ def test_per_method_auc_against_all_reals_with_recorded_kinds():
     # a layout that names no method: the recorded kinds split its fakes
     one = _predictions().assign(method=["original", "original", "dfdc", "dfdc", "dfdc"])
     kinds = {"t": {"f1": "swap", "f2": "self-blend", "g1": "self-blend"}}
-    df, _ = per_method([("m", "t")], lambda e, t: one, kinds, bootstrap=20)
+    df, _ = per_method([("m", "t")], lambda e, t: {0: one}, kinds, bootstrap=20)
     assert df.set_index("method").video_auc.to_dict() == {"self-blend": 75.0, "swap": 100.0}
     # one method only (or an unscored video's method): no rows, and the table says so
     failed = one.assign(status=["ok", "ok", "ok", "ok", "no_face"])
     kinds = {"t": {"f1": "swap", "f2": "swap", "g1": "self-blend"}}
-    df, md = per_method([("m", "t")], lambda e, t: failed, kinds, bootstrap=20)
+    df, md = per_method([("m", "t")], lambda e, t: {0: failed}, kinds, bootstrap=20)
     assert df.empty and "No test set" in md

@@ -101,7 +101,10 @@ def get_faceset_shards(wildcards):
 
 def get_ablation_inputs(wildcards):
     rows = [r for r in PLAN.ablation_rows if r["table"] == wildcards.table]
-    return [f"results/metrics/{r['experiment']}/{r['dataset']}.json" for r in rows]
+    return {
+        "metrics": [f"results/metrics/{r['experiment']}/{r['dataset']}.json" for r in rows],
+        "predictions": [f"results/predictions/{r['experiment']}/{r['dataset']}.csv" for r in rows],
+    }
 
 
 def get_perturbed_data(wildcards):

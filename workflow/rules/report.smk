@@ -34,8 +34,17 @@ rule tables:
             subcategory="Tables",
         ),
         per_method_md="results/tables/per_method.md",
+        paired=report(
+            "results/tables/paired_tests.csv",
+            caption="../report/paired_tests.rst",
+            category="Results",
+            subcategory="Tables",
+        ),
+        paired_md="results/tables/paired_tests.md",
     params:
         evaluations=PLAN.evaluations,
+        runs={run: [ex["name"], ex["seed"]] for run, ex in EXPERIMENTS.items()},
+        seeds=PLAN.seeds,
         report=PLAN.report,
         train_sets={e: ex["dataset"] for e, ex in EXPERIMENTS.items()},
         testsets=PLAN.testsets,
@@ -105,6 +114,7 @@ rule summary:
         table2=rules.tables.output.table2_md,
         matrix=rules.tables.output.matrix_md,
         per_method=rules.tables.output.per_method_md,
+        paired=rules.tables.output.paired_md,
         model_cost="results/tables/model_cost.md",
         model_summary="results/model/summary.json",
         figures=expand("results/figures/roc_{experiment}.png", experiment=EXPERIMENTS),
@@ -140,7 +150,7 @@ rule summary:
 
 rule ablation_table:
     input:
-        get_ablation_inputs,
+        unpack(get_ablation_inputs),
     output:
         table=report(
             "results/tables/ablation_{table}.csv",

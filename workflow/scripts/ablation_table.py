@@ -1,8 +1,10 @@
-"""One ablation table (Table III, IV or V) beside the paper (rule ablation_table)."""
+"""One ablation table (Table III, IV or V) beside the paper, every row tested against
+the full model on the same test videos (rule ablation_table)."""
 
 import json
 import logging
 
+from istvt.evaluate import read_predictions
 from istvt.report.ablation import ablation_table, table_markdown
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
@@ -10,11 +12,12 @@ logging.basicConfig(
     filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
 )
 rows = sm.params.rows
-metrics = {}
-for row, path in zip(rows, sm.input, strict=True):
+metrics, predictions = {}, {}
+for row, path, scores in zip(rows, sm.input.metrics, sm.input.predictions, strict=True):
     with open(path) as fh:
         metrics[row["experiment"]] = json.load(fh)
-frame = ablation_table(sm.wildcards.table, rows, metrics, sm.params.models)
+    predictions[row["experiment"]] = read_predictions(scores)
+frame = ablation_table(sm.wildcards.table, rows, metrics, sm.params.models, predictions)
 frame.to_csv(sm.output.table, index=False)
 with open(sm.output.markdown, "w") as fh:
     fh.write(table_markdown(sm.wildcards.table, frame))

@@ -17,7 +17,7 @@ for path in sm.input.training:
     figures["Training curves: ablation models" if "ablations" in path else "Training curves"] = path
 write_summary(
     sm.output[0],
-    tables={k: sm.input[k] for k in ("table1", "table2", "matrix", "per_method")},
+    tables={k: sm.input[k] for k in ("table1", "table2", "matrix", "per_method", "paired")},
     figures=figures,
     faces_dirs={p.split("/")[-1]: p for p in sm.input.status},
     coverage=list(sm.input.coverage),
