@@ -38,6 +38,7 @@ localrules:
     roc_figure,
     training_figure,
     ablation_table,
+    faithfulness_seeds,
     robustness,
     summary,
 

@@ -126,8 +126,23 @@ class Plan:
         return {g: f"results/figures/{names[g]}.png" for g in self.training_groups}
 
     @property
-    def robust_experiments(self) -> list[str]:
-        return sorted({e for e, _, _, _ in self.robustness})
+    def robust_names(self) -> list[str]:
+        """The configured experiments of the robustness grid (each over its seeds)."""
+        return list(dict.fromkeys(self.experiments[e]["name"] for e, _, _, _ in self.robustness))
+
+    @property
+    def interpreted_names(self) -> list[str]:
+        """The configured experiments whose relevance maps are measured."""
+        return list(dict.fromkeys(self.experiments[e]["name"] for e in self.interpreted))
+
+    @property
+    def faithfulness_over_seeds(self) -> list[str]:
+        """Tables of faithfulness over seeds (several seeds only)."""
+        return (
+            [f"results/interpret/{n}/faithfulness_over_seeds.md" for n in self.interpreted_names]
+            if len(self.seeds) > 1
+            else []
+        )
 
     @property
     def clip_grid(self) -> list[tuple[str, str]]:
@@ -248,12 +263,13 @@ class Plan:
             "training_figure": 1,
             "summary": 1,
             "interpret": len(self.interpreted),
+            "faithfulness_seeds": len(self.faithfulness_over_seeds),
             "ablation_table": len(self.ablation_tables),
             "evaluate_perturbations": len(clip_level),
             "compress_videos": sum(k.startswith("perturbed/") for k in sets),
             "preprocess_perturbed": sum(k.startswith("perturbed/") for k in sets),
             "evaluate_perturbed": len(video_level),
-            "robustness": len(self.robust_experiments),
+            "robustness": len(self.robust_names),
         }
         return {rule: n for rule, n in jobs.items() if n}
 

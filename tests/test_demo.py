@@ -365,3 +365,17 @@ def test_clip_shake_is_the_largest_centre_move_over_the_side():
     assert np.allclose(clip_shake(boxes), [0.04, 0.0])
     with pytest.raises(ValueError, match="clips, T, 3"):
         clip_shake(boxes[0])
+
+
+def test_a_moved_runs_video_paths_still_find_their_masks(tmp_path):
+    """Manifests keep absolute paths; a run folder copied elsewhere reads its own masks."""
+    from istvt.data.demo.layouts import load_mask
+
+    root = tmp_path / "run" / "resources" / "demo" / "dfdc"
+    (root / "masks" / "test").mkdir(parents=True)
+    np.savez(root / "masks" / "test" / "a.npz", masks=np.ones((2, 3, 3), bool))
+    assert load_mask(root, root / "test" / "a.mp4").shape == (2, 3, 3)
+    old = "/elsewhere/old-run/resources/demo/dfdc/test/a.mp4"  # where the run was made
+    assert load_mask(root, old).shape == (2, 3, 3)
+    with pytest.raises(ValueError):
+        load_mask(root, "/elsewhere/a.mp4")

@@ -263,7 +263,7 @@ def demo_faithfulness(tmp_path_factory):
             manifest,
             root / "faces",
             model_cfg,
-            TrainConfig.from_dict({"seed": config["seed"], **config["train"]}),
+            TrainConfig.from_dict({"seed": config["seeds"][0], **config["train"]}),
             root / "model.pth",
             root / "state.pt",
             root / "log.csv",
@@ -277,6 +277,11 @@ def demo_faithfulness(tmp_path_factory):
         )
         paths = dict(zip(rows.video_id, rows.path, strict=True))
         summary, deletion = measure(model, dataset, cfg, paths, root / "celebdf")
+        # the same videos under a root that is not theirs (a run folder copied elsewhere
+        # keeps the old absolute paths in its manifests): an error, not empty columns
+        cheap = FaithfulnessConfig(methods=["random"], fractions=[5], variants=[])
+        with pytest.raises(ValueError, match="no true mask found under .*copied or moved"):
+            measure(model, dataset, cheap, paths, tmp_path_factory.mktemp("elsewhere"))
         from istvt.inference import predict
 
         clips = pd.DataFrame({"video_id": dataset.video_ids, "label": dataset.labels})

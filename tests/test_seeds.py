@@ -166,11 +166,14 @@ def test_a_two_seed_run_writes_seed_level_paths_and_tables_over_seeds(tiny_run, 
     shutil.copytree(tiny_run, work, symlinks=True)
     shutil.rmtree(work / "results" / "models")
     config = {k: v for k, v in copy.deepcopy(TINY).items() if k != "seed"}
-    for key in ("ablations", "robustness", "interpret"):
-        config.pop(key)
-    config["interpret"] = {"experiments": []}
+    config.pop("ablations")
+    config["interpret"] = {**config["interpret"], "experiments": ["dfdc"], "max_clips": 4}
+    config["interpret"]["methods"] = ["lrp", "random"]
+    config["robustness"] = {"experiments": ["dfdc"], "perturbations": {"jpeg": [30]}}
     config["seeds"] = [0, 1]
     targets = ["results/tables/all_results.csv", "results/tables/paired_tests.csv"]
+    targets += ["results/tables/robustness_dfdc.csv"]
+    targets += ["results/interpret/dfdc/faithfulness_over_seeds.csv"]
     proc = snakemake(work, config, "--cores", "2", *targets)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     res = work / "results"
@@ -195,3 +198,20 @@ def test_a_two_seed_run_writes_seed_level_paths_and_tables_over_seeds(tiny_run, 
     assert {*pair.model_a, *pair.model_b} == {"ffpp", "dfdc"}
     assert pair.p.between(0, 1).all()
     assert "± " in (res / "tables" / "all_results.md").read_text()
+    robustness = pd.read_csv(res / "tables" / "robustness_dfdc.csv")
+    assert list(robustness.perturbation) == ["none", "jpeg"]
+    assert (robustness.seeds == 2).all() and {"auc_seed0", "auc_seed1", "auc_sd"} <= set(
+        robustness.columns
+    )
+    clean = robustness.iloc[0]
+    assert clean.auc == pytest.approx(100 * row["video_auc"])  # the clean row is the matrix's
+    faith = pd.read_csv(res / "interpret" / "dfdc" / "faithfulness_over_seeds.csv")
+    lrp = faith.set_index("map").loc["lrp"]
+    per_seed = [
+        pd.read_csv(res / "interpret" / "dfdc" / f"seed-{s}" / "faithfulness.csv")
+        .set_index("map")
+        .loc["lrp", "deletion_gain"]
+        for s in (0, 1)
+    ]
+    assert lrp.deletion_gain == pytest.approx(np.mean(per_seed))
+    assert [lrp.deletion_gain_seed0, lrp.deletion_gain_seed1] == pytest.approx(per_seed)

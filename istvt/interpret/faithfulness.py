@@ -94,6 +94,17 @@ def clip_masks(
     return np.stack([crop_mask(f, b, size) for f, b in zip(frames, boxes, strict=True)])
 
 
+def masks_missing(mask_root, video_paths, dataset, chosen, labels) -> str:
+    """The error of a data set with masks where no fake clip found its mask."""
+    fake = dataset.video_ids[int(chosen[int(np.flatnonzero(labels == 1)[0])])]
+    return (
+        f"no true mask found under {mask_root} for any of the {int(labels.sum())} fake "
+        f"clips measured (e.g. {video_paths[fake]}): the manifest's video paths must lie "
+        "in the mask root. A run folder that was copied or moved keeps the old absolute "
+        "paths in results/manifests; rebuild them there (snakemake --forcerun manifest)"
+    )
+
+
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman correlation of two maps; NaN when either is constant (e.g. an all-zero
     Grad-CAM map), where it is undefined."""
@@ -167,6 +178,7 @@ def measure(
     loc: dict[str, list] = {name: [] for name in names}
     rho: dict[str, list] = {name: [] for name in names}
     labels = dataset.labels[chosen]
+    found_masks = 0
     t0 = time.perf_counter()
     for lo in range(0, n, cfg.batch_size):
         idx = list(range(lo, min(lo + cfg.batch_size, n)))  # positions among the chosen
@@ -180,6 +192,9 @@ def measure(
                 else None
                 for i, k in zip(idx, chosen[idx].tolist(), strict=True)
             ]
+            found_masks += sum(m is not None for m in masks)
+            if lo + len(idx) >= n and labels.sum() and not found_masks:
+                raise ValueError(masks_missing(mask_root, video_paths, dataset, chosen, labels))
         for method in cfg.methods:
             maps = _maps(model, frames, method, cfg, gen)
             other = _maps(random_model, frames, method, cfg, gen_random_model)

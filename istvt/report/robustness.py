@@ -73,20 +73,27 @@ def robustness_table(clean: dict, perturbed: Iterable[dict]) -> pd.DataFrame:
 
 
 def table_markdown(table: pd.DataFrame, experiment: str) -> str:
-    """The robustness table as Markdown, the paper's accuracy beside ours."""
-    lines = [
-        f"### Robustness: {experiment}",
-        "",
+    """The robustness table as Markdown, the paper's accuracy beside ours (over training
+    seeds: mean ± sd, from :func:`istvt.report.seeds.over_seeds`'s columns)."""
+    from istvt.report.seeds import spread_text
+
+    seeds = [c.rsplit("_seed", 1)[1] for c in table.columns if c.startswith("acc_seed")]
+    lines = [f"### Robustness: {experiment}", ""]
+    if len(seeds) > 1:
+        lines += [f"Ours: mean ± sd over {len(seeds)} training seeds.", ""]
+    lines += [
         "| perturbation | level | video ACC % | video AUC % | paper ISTVT ACC % | scored |",
         "|---|---|---|---|---|---|",
     ]
-    for r in table.itertuples(index=False):
-        level = "–" if np.isnan(r.level) else f"{r.level:g}"
-        paper = "–" if np.isnan(r.paper_acc) else f"{r.paper_acc:.1f}"
-        auc = "–" if np.isnan(r.auc) else f"{r.auc:.1f}"
+    for r in table.to_dict("records"):
+        level = "–" if np.isnan(r["level"]) else f"{r['level']:g}"
+        paper = "–" if np.isnan(r["paper_acc"]) else f"{r['paper_acc']:.1f}"
+        acc, auc = (
+            spread_text([r[f"{k}_seed{s}"] for s in seeds] or [r[k]]) for k in ("acc", "auc")
+        )
         lines.append(
-            f"| {r.perturbation} | {level} | {r.acc:.1f} | {auc} | {paper} | "
-            f"{r.scored}/{r.videos} |"
+            f"| {r['perturbation']} | {level} | {acc} | {auc.replace('n/a', '–')} | {paper} | "
+            f"{r['scored']}/{r['videos']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -110,6 +117,10 @@ def robustness_figure(table: pd.DataFrame, out: str | Path, title: str = "") -> 
         x = np.arange(len(part))
         ax.plot(x, part.acc, "o-", color="C0", label="ours ACC")
         ax.plot(x, part.auc, "s--", color="C1", label="ours AUC")
+        for col, color in (("acc", "C0"), ("auc", "C1")):  # ± sd over training seeds
+            if f"{col}_sd" in part and np.isfinite(part[f"{col}_sd"]).any():
+                mid, sd = part[col].to_numpy(), part[f"{col}_sd"].fillna(0).to_numpy()
+                ax.fill_between(x, mid - sd, mid + sd, color=color, alpha=0.15, lw=0)
         ax.axhline(clean.acc, color="C0", ls=":", lw=1, label="clean ACC")
         paper = part.paper_acc.to_numpy()
         if np.isfinite(paper).any():

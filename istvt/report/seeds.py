@@ -179,3 +179,43 @@ def paired_tests(
             f"{diff_text(r)} | {p_text(r.get('p', math.nan))} |"
         )
     return df, "\n".join(md) + "\n"
+
+
+#: the faithfulness columns (istvt.interpret) a table over seeds averages
+FAITHFULNESS_COLUMNS = {
+    "pointing_game": ("pointing game %", 1),
+    "pointing_gain": ("vs random", 1),
+    "mask_mass": ("mass in mask %", 1),
+    "mass_gain": ("vs random", 1),
+    "deletion_gain": ("deletion vs random", 2),
+    "randomised_spearman": ("randomised ρ", 2),
+}
+
+
+def faithfulness_over_seeds(
+    tables: Mapping[int, pd.DataFrame], experiment: str
+) -> tuple[pd.DataFrame, str]:
+    """An experiment's faithfulness tables (one per training seed) -> each map's
+    measures as mean ± sd over seeds (CSV: mean, ``_sd``, ``_seed<s>``) and Markdown."""
+    seeds = sorted(tables)
+    long = pd.concat([t.assign(seed=s) for s, t in tables.items()], ignore_index=True)
+    values = [c for c in FAITHFULNESS_COLUMNS if c in long]
+    keep = ["map", "label", "seed", *values]
+    df = over_seeds(long[keep], ["map", "label"], values, seeds)
+    head = " | ".join(FAITHFULNESS_COLUMNS[c][0] for c in values)
+    md = [
+        f"### Faithfulness over seeds: {experiment}",
+        "",
+        f"Each map's measures as mean ± sd over training seeds {', '.join(map(str, seeds))} "
+        "(each seed's table: results/interpret/" + experiment + "/seed-<s>/faithfulness.md).",
+        "",
+        f"| map | {head} |",
+        "|---|" + "---|" * len(values),
+    ]
+    for r in df.to_dict("records"):
+        cells = [
+            spread_text([r[f"{c}_seed{s}"] for s in seeds], digits=FAITHFULNESS_COLUMNS[c][1])
+            for c in values
+        ]
+        md.append(f"| {r['label']} | " + " | ".join(c.replace("n/a", "–") for c in cells) + " |")
+    return df, "\n".join(md) + "\n"

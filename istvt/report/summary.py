@@ -111,8 +111,10 @@ def write_summary(
     coverage: list[str | Path] | None = None,
     robustness: Mapping[str | Path, str | Path] | None = None,
     ablations: list[str | Path] | None = None,
+    over_seeds: list[str | Path] | None = None,
 ) -> None:
-    """Write ``out`` (Markdown); paths inside it are relative to its folder."""
+    """Write ``out`` (Markdown); paths inside it are relative to its folder.
+    ``over_seeds``: faithfulness tables over training seeds (several seeds only)."""
     out = Path(out)
     here = out.parent
     prov = provenance()
@@ -155,6 +157,8 @@ def write_summary(
             lines += [Path(table).read_text().rstrip(), ""]
             lines += [f"![robustness curves]({_rel(figure, here)})", ""]
     lines += interpretability_section(interpretations or {}, here)
+    for table in over_seeds or []:
+        lines += [Path(table).read_text().rstrip(), ""]
     cost = Path(model_cost).read_text().rstrip().removeprefix("# Cost per clip: ")
     lines += ["## Model cost", "", "Cost per clip: " + cost, ""]
     lines += [

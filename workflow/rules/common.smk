@@ -49,6 +49,7 @@ def _alternatives(names):
 wildcard_constraints:
     dataset=_alternatives(PLAN.datasets),
     experiment=_alternatives(PLAN.experiments),
+    name=_alternatives(set(PLAN.run_names.values())),  # an experiment over its seeds
     testset=_alternatives(PLAN.testsets),
     demo=_alternatives(DEMO_LAYOUTS),
     perturbation=_alternatives(PERTURBATION_LEVELS),
@@ -110,6 +111,17 @@ def get_ablation_inputs(wildcards):
 def get_perturbed_data(wildcards):
     w = wildcards
     return PLAN.perturbed_data(w.experiment, w.testset, w.perturbation, w.level)
+
+
+def get_robustness_inputs(wildcards):
+    """Every seed's clean metrics and perturbed metrics of one experiment, seed by seed
+    (the script splits them back by PLAN.seeds)."""
+    runs = PLAN.seed_runs(wildcards.name)
+    dataset = EXPERIMENTS[runs[PLAN.seeds[0]]]["dataset"]
+    return {
+        "clean": [f"results/metrics/{runs[s]}/{dataset}.json" for s in PLAN.seeds],
+        "perturbed": [f for s in PLAN.seeds for f in PLAN.robustness_metrics(runs[s])],
+    }
 
 
 def get_perturbation(wildcards):

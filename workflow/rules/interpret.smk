@@ -47,3 +47,27 @@ rule interpret:
         "../../envs/istvt.yaml"
     script:
         "../scripts/interpret.py"
+
+
+rule faithfulness_seeds:  # with several training seeds: one table over them
+    input:
+        lambda w: [
+            f"results/interpret/{run}/faithfulness.csv" for run in PLAN.seed_runs(w.name).values()
+        ],
+    output:
+        table=report(
+            "results/interpret/{name}/faithfulness_over_seeds.csv",
+            caption="../report/faithfulness.rst",
+            category="Interpretability",
+            labels={"experiment": "{name}", "what": "faithfulness over seeds"},
+        ),
+        markdown="results/interpret/{name}/faithfulness_over_seeds.md",
+    params:
+        seeds=PLAN.seeds,
+        istvt_version=ISTVT_VERSION,
+    log:
+        "logs/faithfulness_seeds/{name}.log",
+    conda:
+        "../../envs/istvt.yaml"
+    script:
+        "../scripts/faithfulness_seeds.py"

@@ -126,12 +126,13 @@ rule summary:
         interpret_tables=expand("results/interpret/{experiment}/faithfulness.md", experiment=PLAN.interpreted),
         interpret_figures=expand("results/figures/deletion_{experiment}.png", experiment=PLAN.interpreted),
         heatmaps=expand("results/interpret/{experiment}/heatmaps", experiment=PLAN.interpreted),
+        faithfulness_seeds=PLAN.faithfulness_over_seeds,
         ablation_tables=expand("results/tables/ablation_{table}.md", table=PLAN.ablation_tables),
         robustness_tables=expand(
-            "results/tables/robustness_{experiment}.md", experiment=PLAN.robust_experiments
+            "results/tables/robustness_{name}.md", name=PLAN.robust_names
         ),
         robustness_figures=expand(
-            "results/figures/robustness_{experiment}.png", experiment=PLAN.robust_experiments
+            "results/figures/robustness_{name}.png", name=PLAN.robust_names
         ),
     output:
         "results/report.md",

@@ -101,28 +101,28 @@ rule evaluate_perturbed:  # video-level perturbations: their own faces per level
         "../scripts/evaluate.py"
 
 
-rule robustness:
+rule robustness:  # one per configured experiment, over its training seeds
     input:
-        clean=lambda w: f"results/metrics/{w.experiment}/{EXPERIMENTS[w.experiment]['dataset']}.json",
-        perturbed=lambda w: PLAN.robustness_metrics(w.experiment),
+        unpack(get_robustness_inputs),
     output:
         table=report(
-            "results/tables/robustness_{experiment}.csv",
+            "results/tables/robustness_{name}.csv",
             caption="../report/robustness.rst",
             category="Robustness",
-            labels={"experiment": "{experiment}", "what": "table"},
+            labels={"experiment": "{name}", "what": "table"},
         ),
-        markdown="results/tables/robustness_{experiment}.md",
+        markdown="results/tables/robustness_{name}.md",
         figure=report(
-            "results/figures/robustness_{experiment}.png",
+            "results/figures/robustness_{name}.png",
             caption="../report/robustness.rst",
             category="Robustness",
-            labels={"experiment": "{experiment}", "what": "curves"},
+            labels={"experiment": "{name}", "what": "curves"},
         ),
     params:
+        seeds=PLAN.seeds,
         istvt_version=ISTVT_VERSION,
     log:
-        "logs/robustness/{experiment}.log",
+        "logs/robustness/{name}.log",
     conda:
         "../../envs/istvt.yaml"
     script:

@@ -26,6 +26,7 @@ write_summary(
     model_cost=sm.input.model_cost,
     config=sm.config,
     ablations=list(sm.input.ablation_tables),
+    over_seeds=list(sm.input.faithfulness_seeds),
     robustness=dict(zip(sm.input.robustness_tables, sm.input.robustness_figures, strict=True)),
     interpretations={
         e: {"table": t, "figure": f, "heatmaps": h}

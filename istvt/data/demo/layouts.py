@@ -48,9 +48,23 @@ def _save_mask(root: Path, video: Path, masks: np.ndarray) -> None:
 
 
 def load_mask(root: str | Path, video: str | Path) -> np.ndarray:
-    """Ground-truth masks (frames, H, W) bool of a demo fake video under ``root``."""
+    """Ground-truth masks (frames, H, W) bool of a demo fake video under ``root``.
+
+    A video path from a run folder that was copied or moved (manifests keep absolute
+    paths) still finds its mask: where ``video`` is not under ``root``, the part after
+    the root's last two folders (``demo/<set>``) is taken as its place in ``root``."""
     root, video = Path(root), Path(video)
-    with np.load(root / "masks" / video.relative_to(root).with_suffix(".npz")) as f:
+    try:
+        rel = video.relative_to(root)
+    except ValueError:
+        tail = root.parts[-2:]
+        starts = [
+            i for i in range(len(video.parts) - len(tail)) if video.parts[i : i + 2] == tail
+        ]
+        if not starts:
+            raise
+        rel = Path(*video.parts[starts[-1] + 2 :])
+    with np.load(root / "masks" / rel.with_suffix(".npz")) as f:
         return f["masks"]
 
 
