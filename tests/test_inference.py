@@ -64,9 +64,10 @@ def test_paths_a_device_lacks_are_refused_with_the_alternative():
     model, _ = _model_and_clips()
     with pytest.raises(ValueError, match="fp16 needs a GPU"):
         prepare(model, "fp16", "cpu")
-    with pytest.raises(ValueError, match="one of auto, fp32, bf16, fp16, int8"):
+    with pytest.raises(ValueError, match="one of auto, fp32, bf16, fp16, int8, hardware"):
         prepare(model, "fp8", "cpu")
-    assert PRECISIONS == ("auto", "fp32", "bf16", "fp16", "int8")
+    assert PRECISIONS == ("auto", "fp32", "bf16", "fp16", "int8", "hardware")
+    assert prepare(model, "hardware", "cpu").precision == "fp32"  # on every CPU
 
 
 def test_pick_takes_another_path_only_when_clearly_faster():
@@ -119,4 +120,6 @@ def test_predict_scores_every_clip_in_order_from_a_module_or_a_scorer(tmp_path):
     assert scores.shape == (15,)
     np.testing.assert_allclose(scores, expected, atol=1e-6)
     scorer = Scorer(model, torch.device("cpu"), "fp32")
-    np.testing.assert_array_equal(predict(scorer, dataset, batch_size=7), scores)
+    np.testing.assert_array_equal(predict(scorer, dataset, batch_size=4), scores)
+    # another batch size may round differently in the last bit, never more
+    np.testing.assert_allclose(predict(scorer, dataset, batch_size=7), scores, atol=1e-6)
