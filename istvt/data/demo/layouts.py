@@ -58,9 +58,7 @@ def load_mask(root: str | Path, video: str | Path) -> np.ndarray:
         rel = video.relative_to(root)
     except ValueError:
         tail = root.parts[-2:]
-        starts = [
-            i for i in range(len(video.parts) - len(tail)) if video.parts[i : i + 2] == tail
-        ]
+        starts = [i for i in range(len(video.parts) - len(tail)) if video.parts[i : i + 2] == tail]
         if not starts:
             raise
         rel = Path(*video.parts[starts[-1] + 2 :])
