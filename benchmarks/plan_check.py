@@ -22,6 +22,7 @@ import yaml
 from workflow_times import collect  # benchmarks/workflow_times.py
 
 from istvt import cost
+from istvt.config import override
 
 #: the plan's stage of each rule with a benchmark file (evaluate_perturbed writes its
 #: files under benchmarks/evaluate/)
@@ -36,7 +37,9 @@ STAGE_OF_RULE = {
 }
 
 
-def compare(run: Path, calibrated: bool) -> tuple[list[dict], dict]:
+def compare(
+    run: Path, calibrated: bool, overrides: list[str] | None = None
+) -> tuple[list[dict], dict]:
     jobs = collect(run)
     if jobs.empty:
         raise SystemExit(f"no benchmark files under {run / 'benchmarks'}; run the workflow first")
@@ -45,7 +48,7 @@ def compare(run: Path, calibrated: bool) -> tuple[list[dict], dict]:
         raise SystemExit(f"rules with benchmark files but no stage here: {', '.join(unknown)}")
     jobs["stage"] = jobs.rule.map(STAGE_OF_RULE)
     measured = jobs.groupby("stage").seconds.sum()
-    config = yaml.safe_load((run / "config" / "config.yaml").read_text())
+    config = override(yaml.safe_load((run / "config" / "config.yaml").read_text()), overrides)
     here = os.getcwd()
     os.chdir(run)  # the config's roots are relative to the run
     try:
@@ -73,12 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a finished run's directory")
     parser.add_argument("--wall-minutes", type=float, help="the run's measured wall time")
     parser.add_argument(
+        "--config",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="the --config the run was started with, e.g. seeds=[0,1,2]",
+    )
+    parser.add_argument(
         "--without-calibration",
         action="store_true",
         help="the plan from the microbenchmark rates alone (what a calibration is made from)",
     )
     args = parser.parse_args(argv)
-    rows, summary = compare(args.run, calibrated=not args.without_calibration)
+    rows, summary = compare(args.run, not args.without_calibration, args.config)
     cpu = summary["cost"]["cpu"]
     print(f"# CPU class {cpu['class']}, {cpu['cores']} cores; rates of {cpu['rates_from']}")
     print(f"# {'without' if args.without_calibration else 'with'} the class's calibration")

@@ -310,14 +310,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"{path}: no such config file (run from the checkout's root, or give --configfile)"
         )
-    config = yaml.safe_load(path.read_text())
-    source = str(path)
-    for item in args.config or []:  # as Snakemake's --config: top-level keys, YAML values
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--config {item!r}: expected KEY=VALUE, e.g. seeds=[0,1,2]")
-        config[key] = yaml.safe_load(value)
-        source += f" --config {item}"
+    from istvt.config import override
+
+    config = override(yaml.safe_load(path.read_text()), args.config)
+    source = " ".join([str(path), *(f"--config {item}" for item in args.config or [])])
     summary = plan_summary(config, source, args.gpu, args.time_limit)
     print(json.dumps(summary, indent=1) if args.json else format_plan(summary))
     return 0

@@ -328,3 +328,17 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainConfig:
         return dataclass_from_dict(cls, data, "train")
+
+
+def override(config: dict, items: list[str] | None) -> dict:
+    """``config`` with Snakemake-style ``--config KEY=VALUE`` overrides applied (top-level
+    keys, YAML values, e.g. ``seeds=[0,1,2]``); ValueError naming a malformed item."""
+    import yaml
+
+    config = dict(config)
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--config {item!r}: expected KEY=VALUE, e.g. seeds=[0,1,2]")
+        config[key] = yaml.safe_load(value)
+    return config
