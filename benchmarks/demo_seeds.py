@@ -103,7 +103,7 @@ def with_means(rows: pd.DataFrame) -> pd.DataFrame:
                 m, sd = mean_sd(group[col])
                 mean[col] = f"{m:.1f} ± {sd:.1f}"
             out.append(mean)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out).fillna("–")
 
 
 def targets_met(rows: pd.DataFrame) -> str:

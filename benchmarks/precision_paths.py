@@ -84,9 +84,11 @@ def main() -> None:
     rows = []
     for ev in evaluations(args.run):
         manifest = read_manifest(args.run / "results" / "manifests" / f"{ev['dataset']}.csv")
-        faces = args.run / "results" / "faces" / ev["dataset"]
-        dataset, _ = split_dataset(manifest, faces, "test", ev["methods"])
         model = load_checkpoint(ev["checkpoint"], map_location="cpu")
+        faces = args.run / "results" / "faces" / ev["dataset"]
+        other = faces.parent / f"length-{model.cfg.sequence_length}" / ev["dataset"]
+        faces = other if other.is_dir() else faces  # an ablation row of another T
+        dataset, _ = split_dataset(manifest, faces, "test", ev["methods"])
         clips = pd.DataFrame({"video_id": dataset.video_ids, "label": dataset.labels})
         reference = None
         for path in paths:
