@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from istvt.metrics import delong, paired_auc_test
+from istvt.metrics import curve_metrics, delong, paired_auc_test
 
 # pROC's worked example (Robin et al. 2011, pROC's documentation of roc.test): the aSAH
 # data (Turck et al. 2010, 113 patients with subarachnoid haemorrhage; outcome "Poor" =
@@ -114,7 +114,8 @@ def test_the_variance_agrees_with_a_paired_bootstrap():
     diffs = []
     for _ in range(2000):  # resampling reals and fakes separately, as DeLong conditions
         idx = np.r_[rng.integers(0, 60, 60), 60 + rng.integers(0, 60, 60)]
-        diffs.append(roc_auc_score(labels[idx], a[idx]) - roc_auc_score(labels[idx], b[idx]))
+        y = labels[idx]
+        diffs.append(curve_metrics(y, a[idx])[0] - curve_metrics(y, b[idx])[0])
     assert se == pytest.approx(np.std(diffs), rel=0.1)
 
 
