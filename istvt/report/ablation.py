@@ -81,12 +81,11 @@ def ablation_table(
         runs.setdefault((r["dataset"], r["value"]), {})[r.get("seed", 0)] = predictions[
             r["experiment"]
         ]
+    records = frame.to_dict("records")
+    bases = {b["dataset"]: b for b in records if b["base"]}  # the full model per data set
     tests = []
-    for f in frame.to_dict("records"):
-        base = next(
-            (b for b in frame.to_dict("records") if b["base"] and b["dataset"] == f["dataset"]),
-            None,
-        )
+    for f in records:
+        base = bases.get(f["dataset"])
         result = {}
         if base is not None and not f["base"]:
             found = compare(

@@ -51,7 +51,7 @@ def over_seeds(
     if long.empty:
         return long
     rows = []
-    for _, group in long.groupby(keys, sort=False):
+    for _, group in long.groupby(keys, sort=False, dropna=False):  # NaN keys: a row too
         row = group.iloc[0].drop(labels=["seed", *values]).to_dict()
         by_seed = group.set_index("seed")
         for col in values:

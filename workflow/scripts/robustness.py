@@ -26,9 +26,8 @@ tables = []
 for k, (seed, clean) in enumerate(zip(seeds, sm.input.clean, strict=True)):
     perturbed = [read(p) for p in sm.input.perturbed[k * levels : (k + 1) * levels]]
     tables.append(robustness_table(read(clean), perturbed).assign(seed=seed))
-long = pd.concat(tables, ignore_index=True).fillna({"level": -1.0})
+long = pd.concat(tables, ignore_index=True)  # the clean row's level is NaN
 table = over_seeds(long, ["perturbation", "level"], ["acc", "auc"], seeds)
-table["level"] = table["level"].where(table["level"] != -1.0)
 table.to_csv(sm.output.table, index=False)
 with open(sm.output.markdown, "w") as fh:
     fh.write(table_markdown(table, sm.wildcards.name))
