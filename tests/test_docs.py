@@ -76,6 +76,29 @@ def _help(*prefix: str) -> str:
     return proc.stdout
 
 
+def _dry_key(args: list[str]) -> tuple[str, ...]:
+    """A Snakemake command as its dry run sees it: the core count does not change what a
+    dry run checks, so `snakemake --cores all` and `snakemake -n` are one check."""
+    kept, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--cores":
+            skip = True
+        elif not a.startswith("--cores="):
+            kept.append(a)
+    if "--unlock" in kept:
+        return tuple(kept)
+    # options and their values in order, -n wherever the manual put it
+    return ("-n", *[a for a in kept if a != "-n"])
+
+
+@cache
+def _dry_run(args: tuple[str, ...], root: Path) -> tuple[int, str]:
+    proc = run([sys.executable, "-m", "snakemake", *args], root)
+    return proc.returncode, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 def check(cmd: list[str], root: Path) -> None:
     head = cmd[0]
     if cmd[:4] == ["python", "-m", "pip", "install"]:
@@ -88,9 +111,11 @@ def check(cmd: list[str], root: Path) -> None:
         if "--report" in cmd:  # needs a finished run: tests/test_workflow.py makes one
             assert "--report" in _help(sys.executable, "-m", "snakemake")
             return
+        for opt in options(cmd):  # a dry run shared with another command skips none
+            assert opt in _help(sys.executable, "-m", "snakemake"), f"snakemake has no {opt}"
         dry = [] if "-n" in cmd or "--unlock" in cmd else ["-n"]
-        proc = run([sys.executable, "-m", "snakemake", *cmd[1:], *dry], root)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        rc, out = _dry_run(_dry_key([*cmd[1:], *dry]), root)
+        assert rc == 0, out
     elif head == "istvt":
         sub = cmd[1]
         if sub in ISTVT_REAL:
@@ -179,6 +204,7 @@ def test_a_drifted_command_fails_its_check(tmp_path):
         "python benchmarks/no_such_script.py",
         "python -m pip install -e '.[no_such_extra]'",
         "make everything",
+        "snakemake --cores all --no-such-option",  # caught by --help, before any dry run
     ):
         with pytest.raises((AssertionError, pytest.fail.Exception)):
             check(shlex.split(drifted), tmp_path)

@@ -279,7 +279,7 @@ def demo_faithfulness(tmp_path_factory):
         summary, deletion = measure(model, dataset, cfg, paths, root / "celebdf")
         # the same videos under a root that is not theirs (a run folder copied elsewhere
         # keeps the old absolute paths in its manifests): an error, not empty columns
-        cheap = FaithfulnessConfig(methods=["random"], fractions=[5], variants=[])
+        cheap = FaithfulnessConfig(methods=["random"], fractions=[5], variants=[], max_clips=6)
         with pytest.raises(ValueError, match="no true mask found under .*copied or moved"):
             measure(model, dataset, cheap, paths, tmp_path_factory.mktemp("elsewhere"))
         from istvt.inference import predict
