@@ -92,7 +92,11 @@ def with_means(rows: pd.DataFrame) -> pd.DataFrame:
         c for c in ("AUC %", "CI low %", "ACC %", "LRP PG gain", "LRP mass gain") if c in rows
     ]
     for name, group in rows.groupby("experiment", sort=False):
-        out += group.assign(seed=group.seed.astype(str)).to_dict("records")
+        # text cells, like the mean rows' (a column of text and numbers prints unrounded)
+        seeds = group.assign(seed=group.seed.astype(str))
+        for col in numeric:
+            seeds[col] = seeds[col].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}")
+        out += seeds.to_dict("records")
         if len(group) > 1:
             mean = {
                 "experiment": name,

@@ -54,6 +54,7 @@ def test_the_seed_table_reads_a_two_seed_run(demo_seeds, tmp_path):
     ]
     table = demo_seeds.with_means(rows)
     assert table.iloc[-1]["seed"] == "mean ± sd" and table.iloc[-1]["AUC %"] == "94.0 ± 2.8"
+    assert table.iloc[0]["CI low %"] == "90.0"  # seed rows rounded like the mean row
     # seed 0 meets both targets; seed 1 neither (AUC 92, pointing gain +10)
     assert demo_seeds.targets_met(rows) == (
         "AUC target (>= 95, lower bound >= 85, >= 30 videos) met in 1 of 2 rows; "

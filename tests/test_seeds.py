@@ -92,12 +92,16 @@ def _scores(seed: int, strength: float, n: int = 40) -> pd.DataFrame:
 
 def test_table2_over_two_seeds_says_whether_the_paper_lies_within():
     runs = {0: _scores(0, 1.0), 1: _scores(1, 1.5)}
-    df, md = table2({"celebdf": "m/t"}, lambda e, t: runs, bootstrap=50)
+    paths = {0: "fp32", 1: "bf16"}  # the path each seed's evaluation was scored on
+    df, md = table2(
+        {"celebdf": "m/t"}, lambda e, t: runs, bootstrap=50, precision=lambda e, t, s: paths[s]
+    )
     row = df.set_index("cell").loc["celebdf"]
     from sklearn.metrics import roc_auc_score
 
     aucs = [100 * roc_auc_score(p.label, p.score) for p in runs.values()]
-    assert row["ours_auc"] == pytest.approx(np.mean(aucs), abs=0.06)
+    assert row["ours_auc"] == round(np.mean(aucs), 1)  # the mean of unrounded seeds
+    assert row["precision"] == "bf16,fp32" and "(40 videos, bf16,fp32)" in md
     assert row["sd"] == pytest.approx(np.std(aucs, ddof=1), abs=0.06)
     assert row["seeds"] == 2 and math.isnan(row["ci95_lo"])
     assert (row["seed0_auc"], row["seed1_auc"]) == pytest.approx(aucs, abs=0.06)

@@ -32,10 +32,14 @@ def of_method(predictions: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def cell_metrics(
-    address: str, load: Callable[[str, str], Mapping[int, pd.DataFrame]], bootstrap: int = 1000
+    address: str,
+    load: Callable[[str, str], Mapping[int, pd.DataFrame]],
+    bootstrap: int = 1000,
+    precision: Callable[[str, str, int], str] | None = None,
 ) -> dict[int, dict]:
     """Metrics of one table cell, per training seed, from its experiment x test set
-    predictions (``load`` -> {seed: predictions})."""
+    predictions (``load`` -> {seed: predictions}); ``precision(experiment, test set,
+    seed)`` names the path its scores were computed on (the evaluation's metrics file)."""
     experiment, testset, method = parse_cell(address)
     out = {}
     for seed, predictions in load(experiment, testset).items():
@@ -44,6 +48,8 @@ def cell_metrics(
                 raise ValueError(f"table cell {address!r}: no {method} videos in {testset}")
             predictions = of_method(predictions, method)
         out[seed] = metrics_of(predictions, bootstrap, seed)
+        if precision is not None:
+            out[seed]["precision"] = precision(experiment, testset, seed)
     return out
 
 
@@ -65,14 +71,14 @@ def _row(
     key: str, label: str, address: str | None, ms: dict[int, dict] | None, metric: str, paper
 ) -> dict:
     ms = ms or {}
-    values = [_pct(m["video"][metric]) for m in ms.values()]
+    values = [100 * m["video"][metric] for m in ms.values()]  # the mean of unrounded values
     cis = [
         (_pct(m["video_ci95"][f"{metric}_lo"]), _pct(m["video_ci95"][f"{metric}_hi"]))
         for m in ms.values()
     ]
     mean, sd = mean_sd(values)
     one = len(ms) == 1
-    in_range, in_ci = _within(paper, values, cis)
+    in_range, in_ci = _within(paper, [round(v, 1) for v in values], cis)  # as printed
     row = {
         "cell": key,
         "label": label,
@@ -86,7 +92,7 @@ def _row(
         "ci95_hi": cis[0][1] if one else math.nan,
     }
     for (seed, _), v, (lo, hi) in zip(ms.items(), values, cis, strict=True):
-        row |= {f"seed{seed}_{metric}": v, f"seed{seed}_lo": lo, f"seed{seed}_hi": hi}
+        row |= {f"seed{seed}_{metric}": round(v, 1), f"seed{seed}_lo": lo, f"seed{seed}_hi": hi}
     row |= {
         f"paper_{metric}": paper,
         "paper_in_seed_range": in_range,
@@ -124,6 +130,7 @@ def table1(
     spec: Mapping[str, str],
     load: Callable[[str, str], Mapping[int, pd.DataFrame]],
     bootstrap: int = 1000,
+    precision: Callable[[str, str, int], str] | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Table I (video-level accuracy %, in-dataset) -> (CSV table, Markdown)."""
     paper = paper_results()["table1_accuracy"]
@@ -136,12 +143,12 @@ def table1(
     for setting, label in FFPP_SETTINGS.items():
         for method in FFPP_METHODS:
             key = f"{setting}/{method}"
-            m = cell_metrics(spec[key], load, bootstrap) if key in spec else None
+            m = cell_metrics(spec[key], load, bootstrap, precision) if key in spec else None
             rows.append(
                 _row(key, f"{label} {method}", spec.get(key), m, "acc", paper[setting][method])
             )
     for key, label in OTHER_DATASETS.items():
-        m = cell_metrics(spec[key], load, bootstrap) if key in spec else None
+        m = cell_metrics(spec[key], load, bootstrap, precision) if key in spec else None
         rows.append(_row(key, label, spec.get(key), m, "acc", paper[key]))
     df = pd.DataFrame(rows)
     text = {r["cell"]: r["_text"] for r in rows}
@@ -166,6 +173,7 @@ def table2(
     spec: Mapping[str, str],
     load: Callable[[str, str], Mapping[int, pd.DataFrame]],
     bootstrap: int = 1000,
+    precision: Callable[[str, str, int], str] | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Table II (cross-dataset video AUC %, trained on FF++) -> (CSV table, Markdown)."""
     paper = paper_results()["table2_cross_auc"]
@@ -174,7 +182,7 @@ def table2(
         raise ValueError(f"report.table2: unknown cells {sorted(unknown)}")
     rows = []
     for key, label in CROSS_TESTS.items():
-        m = cell_metrics(spec[key], load, bootstrap) if key in spec else None
+        m = cell_metrics(spec[key], load, bootstrap, precision) if key in spec else None
         rows.append(_row(key, label, spec.get(key), m, "auc", paper[key]))
     df = pd.DataFrame(rows)
     ours = df["ours_auc"].dropna()

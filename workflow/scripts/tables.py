@@ -41,6 +41,12 @@ def load(experiment: str, testset: str) -> dict[int, pd.DataFrame]:
     }
 
 
+def precision(experiment: str, testset: str, seed: int) -> str:
+    """The path an evaluation's scores were computed on, from its metrics file."""
+    run = next(r for r, v in runs.items() if v == (experiment, seed))
+    return metrics[(run, testset)].get("precision", "")
+
+
 def write(df: pd.DataFrame, md: str, csv_path: str, md_path: str) -> None:
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
@@ -51,8 +57,10 @@ def write(df: pd.DataFrame, md: str, csv_path: str, md_path: str) -> None:
 
 report = sm.params.report
 bootstrap = sm.params.bootstrap
-write(*table1(report["table1"], load, bootstrap), sm.output.table1, sm.output.table1_md)
-write(*table2(report["table2"], load, bootstrap), sm.output.table2, sm.output.table2_md)
+tables = {"table1": table1, "table2": table2}
+for key, make in tables.items():
+    out = make(report[key], load, bootstrap, precision)
+    write(*out, getattr(sm.output, key), getattr(sm.output, f"{key}_md"))
 matrix = results_matrix(metrics, sm.params.train_sets, runs)
 write(matrix, matrix_markdown(matrix), sm.output.matrix, sm.output.matrix_md)
 kinds = {t: load_kinds(root) for t, root in sm.params.demo_roots.items()}
