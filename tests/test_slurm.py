@@ -47,6 +47,26 @@ def test_profile_overlay_merges_per_rule_sizes_and_keeps_the_rest():
     assert merged["preemptible-rules"] == ["train"] and merged["executor"] == "slurm"
 
 
+def test_no_rule_is_in_a_job_group():
+    """Snakemake's job groups downstream of a checkpoint crash its scheduler on a cluster,
+    one run in several (snakemake#2151, #4202: `KeyError: evaluate` in update_ready), and
+    every face shard and evaluation reads what the manifest checkpoint decides."""
+    rules = sorted((REPO / "workflow" / "rules").glob("*.smk")) + [REPO / "Snakefile"]
+    grouped = [
+        f"{path.name}:{n}"
+        for path in rules
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.match(r"\s+group:\s*(\"|'|$)", line)  # the directive, not a dict key
+    ]
+    assert grouped == []
+    for profile in (
+        REPO / "profiles" / "slurm" / "config.yaml",
+        REPO / "tests" / "slurm" / "overlay.yaml",
+    ):
+        config = yaml.safe_load(profile.read_text())
+        assert not {"groups", "group-components"} & set(config), profile
+
+
 def test_slurm_durations():
     assert parse_slurm_duration("59") == 59 * 60  # minutes
     assert parse_slurm_duration("1:05") == 65

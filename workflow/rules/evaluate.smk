@@ -20,7 +20,6 @@ rule evaluate:
     threads: THREADS["evaluate"]
     resources:
         gpu=GPUS["evaluate"],
-    group: "evaluate"  # bundled on a cluster by group-components
     conda:
         "../../envs/istvt.yaml"
     script:

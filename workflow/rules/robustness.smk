@@ -64,8 +64,6 @@ if PLAN.clip_grid:
         threads: THREADS["evaluate"]
         resources:
             gpu=GPUS["evaluate"],
-        group:
-            "evaluate"
         conda:
             "../../envs/istvt.yaml"
         script:
@@ -94,7 +92,6 @@ rule evaluate_perturbed:  # video-level perturbations: their own faces per level
     threads: THREADS["evaluate"]
     resources:
         gpu=GPUS["evaluate"],
-    group: "evaluate"
     conda:
         "../../envs/istvt.yaml"
     script:
